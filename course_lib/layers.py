@@ -1,0 +1,32 @@
+"""Shared building blocks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
+
+
+class MLP(nn.Sequential):
+    """Linear layers with an activation between them (none after the last).
+
+    Args:
+        in_dim: input features.
+        hidden: sizes of the hidden layers (empty for a single linear map).
+        out_dim: output features.
+        activation: one of ACTIVATIONS.
+    """
+
+    def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu"):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        sizes = [in_dim, *hidden, out_dim]
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(a, b))
+            if i < len(sizes) - 2:
+                layers.append(ACTIVATIONS[activation]())
+        super().__init__(*layers)

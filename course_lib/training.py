@@ -1,0 +1,160 @@
+"""One generic training loop: seeded, device-agnostic, with a live progress bar and a history."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+
+
+def fast_mode() -> bool:
+    """True when `COURSE_FAST=1` asks for tiny training runs (tests, grading)."""
+    return os.environ.get("COURSE_FAST", "0").strip() not in ("", "0", "false", "False")
+
+
+def fast(value, fast_value):
+    """Return `fast_value` under `COURSE_FAST=1`, else `value` (the lesson's real setting)."""
+    return fast_value if fast_mode() else value
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch (CPU and CUDA); return a torch.Generator seeded the same."""
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """Turn "auto" into cuda when available (else cpu); check an explicit device name.
+
+    Args:
+        device: "auto", "cpu", "cuda", "cuda:N", "mps" or a torch.device.
+    """
+    if isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available here; use DEVICE='auto' or 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use DEVICE='auto' or 'cpu'")
+    return dev
+
+
+@dataclass
+class History:
+    """Losses recorded by `fit`: one mean per epoch (train and validation) and one per step."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+
+def _batches(x: torch.Tensor, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
+    """Split x into batches, shuffled by `generator` (in order when None)."""
+    n = x.shape[0]
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    return [x[order[i : i + batch_size]] for i in range(0, n, batch_size)]
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: int = 512) -> float:
+    """Mean of `loss_fn` over `data` (batch means weighted by batch size), model in eval mode."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for xb in _batches(data, batch_size, None):
+        total += float(loss_fn(model, xb.to(device))) * xb.shape[0]
+    model.train(was_training)
+    return total / data.shape[0]
+
+
+def fit(
+    model: nn.Module,
+    loss_fn: LossFn,
+    train_data: torch.Tensor,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    val_data: torch.Tensor | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    desc: str = "training",
+) -> History:
+    """Train `model` by minibatch gradient descent on `loss_fn(model, batch)`; return the History.
+
+    Args:
+        model: the network; moved to `device`.
+        loss_fn: maps (model, batch (B, ...)) to a scalar loss tensor to minimise.
+        train_data: tensor (N, ...) of training examples; shuffled each epoch from `seed`.
+        epochs, batch_size, lr: the usual; `lr` is used only when no `optimizer` is given (Adam).
+        val_data: optional tensor (M, ...) evaluated at the end of each epoch.
+        seed: seeds the shuffling (and the global RNGs, so noise drawn in loss_fn is reproducible).
+        device: "auto" (cuda when available), "cpu", "cuda", ...
+    """
+    if not isinstance(train_data, torch.Tensor) or train_data.ndim < 2 or train_data.shape[0] == 0:
+        got = tuple(train_data.shape) if isinstance(train_data, torch.Tensor) else type(train_data).__name__
+        raise ValueError(f"train_data must be a non-empty tensor (N, ...), got {got}")
+    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive ints, got epochs={epochs!r} batch_size={batch_size!r}")
+    dev = resolve_device(device)
+    generator = seed_everything(seed)
+    model.to(dev).train()
+    opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
+    history = History()
+    start = time.perf_counter()
+    steps_per_epoch = -(-train_data.shape[0] // batch_size)
+    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=True)
+    for _ in range(epochs):
+        total = 0.0
+        for xb in _batches(train_data, batch_size, generator):
+            # 1. forward: the loss of this batch
+            loss = loss_fn(model, xb.to(dev))
+            if loss.ndim != 0:
+                raise ValueError(f"loss_fn must return a scalar tensor, got shape {tuple(loss.shape)}")
+            # 2. backward and step
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss_value = loss.item()
+            history.step_loss.append(loss_value)
+            total += loss_value * xb.shape[0]
+            bar.update(1)
+        history.train_loss.append(total / train_data.shape[0])
+        # 3. end of epoch: validation and the live figures on the bar
+        postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
+        if val_data is not None:
+            history.val_loss.append(evaluate(model, loss_fn, val_data))
+            postfix["val"] = f"{history.val_loss[-1]:.4g}"
+        bar.set_postfix(postfix)
+    bar.close()
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history

@@ -1,0 +1,50 @@
+"""pyproject.toml and environment.yml must name the same dependencies with the same constraints."""
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name -> PyPI name
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", req)
+    name, spec = m.group(1).lower().replace("_", "-"), m.group(2).replace(" ", "")
+    return CONDA_NAMES.get(name, name), ",".join(sorted(spec.split(","))) if spec else ""
+
+
+def _pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_split(r) for r in reqs)
+
+
+def _conda() -> dict[str, str]:
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    deps = [d for d in env["dependencies"] if isinstance(d, str)]
+    return dict(_split(d) for d in deps if _split(d)[0] not in ("python", "pip"))
+
+
+def test_environment_yml_matches_pyproject():
+    assert _conda() == _pyproject()
+
+
+def test_no_exact_pins_on_torch_or_numpy_and_colab_widgets():
+    deps = _pyproject()
+    for name in ("torch", "torchvision", "numpy"):
+        assert "==" not in deps[name], f"{name} must not be pinned exactly (Colab brings its own)"
+    assert deps["ipywidgets"] == "<9,>=7.7"  # Colab ships ipywidgets 7.7.1
+
+
+def test_python_version_and_console_script():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["requires-python"] == ">=3.10"
+    assert project["scripts"]["course"] == "course_lib.cli:main"
