@@ -1,0 +1,187 @@
+"""Autoencoders: encoder g_phi, decoder f_theta, the reconstruction loss, and corruption processes.
+
+Reads top-down: config -> model -> loss -> corruption M(x~|x) -> uses (denoising, inpainting).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .layers import MLP
+
+
+# ----------------------------------------------------------------------------- model
+@dataclass
+class AEConfig:
+    """Shape of an MLP autoencoder.
+
+    Attributes:
+        image_shape: (C, H, W) of the inputs; (1, 8, 8) for the bundled digits.
+        latent_dim: size of the bottleneck code z = g_phi(x).
+        hidden: hidden layer sizes of the encoder (the decoder mirrors them).
+        activation: nonlinearity between hidden layers.
+        linear: a linear autoencoder (no hidden layers, no output squashing): learnable PCA.
+    """
+
+    image_shape: tuple[int, int, int] = (1, 8, 8)
+    latent_dim: int = 2
+    hidden: tuple[int, ...] = (256, 128)
+    activation: str = "relu"
+    linear: bool = False
+
+    def __post_init__(self):
+        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape!r}")
+        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
+        self.image_shape = tuple(self.image_shape)
+        self.hidden = tuple(self.hidden)
+
+
+class Autoencoder(nn.Module):
+    """MLP autoencoder x -> z = g_phi(x) -> x^ = f_theta(z); sigmoid output unless linear."""
+
+    def __init__(self, cfg: AEConfig = AEConfig()):
+        super().__init__()
+        self.cfg = cfg
+        D = math.prod(cfg.image_shape)
+        hidden = () if cfg.linear else cfg.hidden
+        self.encoder = MLP(D, hidden, cfg.latent_dim, cfg.activation)  # g_phi
+        self.decoder = MLP(cfg.latent_dim, hidden[::-1], D, cfg.activation)  # f_theta
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Code z = g_phi(x). Args: x (B, C, H, W). Returns (B, latent_dim)."""
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.cfg.image_shape:
+            raise ValueError(f"expected images (B, {', '.join(map(str, self.cfg.image_shape))}), got {tuple(x.shape)}")
+        B = x.shape[0]
+        h = x.reshape(B, -1)  # (B, C*H*W)
+        return self.encoder(h)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstruction x^ = f_theta(z). Args: z (B, latent_dim). Returns (B, C, H, W)."""
+        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
+            raise ValueError(f"expected codes (B, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+        B = z.shape[0]
+        h = self.decoder(z)  # (B, C*H*W)
+        if not self.cfg.linear:
+            h = torch.sigmoid(h)  # pixels live in [0, 1]
+        return h.view(B, *self.cfg.image_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+# ----------------------------------------------------------------------------- loss
+def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+    """(1/n) sum_i ||x_i - x^_i||^2: squared error summed over pixels, averaged over the batch.
+
+    Args:
+        x, x_hat: tensors of the same shape (B, ...).
+    """
+    if x.shape != x_hat.shape:
+        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
+    B = x.shape[0]
+    return (x - x_hat).pow(2).reshape(B, -1).sum(dim=1).mean()  # (1/n) sum_i ||x_i - x^_i||^2
+
+
+def autoencoder_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The plain autoencoder objective on a batch, for `training.fit`."""
+    return reconstruction_loss(x, model(x))
+
+
+def denoising_loss(corrupt: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[nn.Module, torch.Tensor], torch.Tensor]:
+    """The denoising objective ||x - f(g(x~))||^2 with x~ ~ M(x~|x) = `corrupt(x)`, for `training.fit`."""
+
+    def loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(x, model(corrupt(x)))
+
+    return loss
+
+
+# ----------------------------------------------------------------------------- corruption M(x~|x)
+def _check_level(name: str, value: float, upper: float | None = None) -> None:
+    if not isinstance(value, (int, float)) or value < 0 or (upper is not None and value > upper):
+        bound = f"in [0, {upper}]" if upper is not None else ">= 0"
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+
+
+def gaussian_corruption(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Additive Gaussian noise x~ = x + sigma * eps, eps ~ N(0, I); mean x, variance sigma^2.
+
+    Args:
+        x: clean inputs (B, ...); not modified.
+        sigma: noise standard deviation >= 0.
+        generator: optional torch.Generator on x's device, for reproducible noise.
+    """
+    _check_level("sigma", sigma)
+    eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+    return x + sigma * eps  # x~ = x + sigma eps
+
+
+def masking_corruption(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Masking noise: each entry is set to 0 independently with probability p (else kept).
+
+    Args:
+        x: clean inputs (B, ...); not modified.
+        p: drop probability in [0, 1]; E[x~] = (1 - p) x.
+        generator: optional torch.Generator on x's device.
+    """
+    _check_level("p", p, 1.0)
+    u = torch.rand(x.shape, generator=generator, device=x.device)
+    keep = (u >= p).to(x.dtype)  # Bernoulli(1 - p)
+    return x * keep
+
+
+def block_mask(x: torch.Tensor, top: int, left: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Hide a rectangle of every image (for inpainting).
+
+    Args:
+        x: images (B, C, H, W).
+        top, left, height, width: the rectangle, in pixels.
+    Returns:
+        (x_masked, known): x with the rectangle set to 0, and the mask (B, C, H, W) that is 1 where pixels are known.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected images (B, C, H, W), got {tuple(x.shape)}")
+    H, W = x.shape[-2:]
+    if not (0 <= top < H and 0 <= left < W and height > 0 and width > 0 and top + height <= H and left + width <= W):
+        raise ValueError(f"rectangle top={top} left={left} height={height} width={width} does not fit in {H}x{W} images")
+    known = torch.ones_like(x)
+    known[..., top : top + height, left : left + width] = 0
+    return x * known, known
+
+
+@torch.no_grad()
+def inpaint(model: nn.Module, x_masked: torch.Tensor, known: torch.Tensor, steps: int = 20) -> torch.Tensor:
+    """Fill the unknown pixels by iterating x <- known * x_obs + (1 - known) * f(g(x)).
+
+    Args:
+        model: an autoencoder mapping images to reconstructions of the same shape.
+        x_masked, known: from `block_mask` (B, C, H, W).
+        steps: fixed-point iterations (each projects back onto the observed pixels).
+    """
+    x = x_masked.clone()
+    for _ in range(steps):
+        x = known * x_masked + (1 - known) * model(x)
+    return x
+
+
+# ----------------------------------------------------------------------------- analysis
+@torch.no_grad()
+def encode_all(model: Autoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Codes of a whole dataset on the model's device, returned on the CPU. Args: x (N, C, H, W)."""
+    device = next(model.parameters()).device
+    return torch.cat([model.encode(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
+
+
+@torch.no_grad()
+def reconstruction_error(model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None) -> float:
+    """Mean over images of ||x - f(g(x_in))||^2 (x_in defaults to x; pass a corrupted copy to test denoising)."""
+    device = next(model.parameters()).device
+    x_in = x if x_in is None else x_in
+    return float(reconstruction_loss(x.to(device), model(x_in.to(device))))
