@@ -1,0 +1,1 @@
+"""Test cases of each lesson's exercises, registered with `course_lib.checks`."""
