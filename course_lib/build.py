@@ -166,7 +166,7 @@ def with_outputs(nb_new, nb_old):
         if matches:
             prev = matches.pop(0)
             cell.outputs, cell.execution_count = prev.outputs, prev.execution_count
-    for key in ("widgets",):
+    for key in ("widgets", "language_info"):  # written by the kernel that executed the solution
         if key in nb_old.metadata:
             nb_new.metadata[key] = nb_old.metadata[key]
     return nb_new
