@@ -1,0 +1,59 @@
+"""Time every solution notebook at its default settings and print the figures for the course map.
+
+    python benchmarks/notebook_runtimes.py            # all lessons, DEVICE="auto"
+    python benchmarks/notebook_runtimes.py 01 --device cpu
+    python benchmarks/notebook_runtimes.py --fast     # COURSE_FAST=1 (what the test suite runs)
+
+Each notebook runs in a fresh kernel through papermill into a temporary folder (the repository is
+left untouched). The printed table names the machine, so figures from different machines are
+never mixed up. Kernel start-up is included: it is part of what a student waits for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import papermill
+import torch
+
+from course_lib.build import find_lessons, find_root
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}){gpu}; Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
+    p.add_argument("--device", default="auto", help='DEVICE parameter passed to the notebooks (default "auto")')
+    p.add_argument("--fast", action="store_true", help="COURSE_FAST=1 instead of the default settings")
+    args = p.parse_args(argv)
+
+    lessons = find_lessons(find_root())
+    chosen = [lessons[n.zfill(2)] for n in args.lessons] if args.lessons else list(lessons.values())
+    os.environ["COURSE_FAST"] = "1" if args.fast else "0"
+    print(f"machine: {machine()}")
+    print(f"settings: {'COURSE_FAST=1' if args.fast else 'defaults'}, DEVICE={args.device!r}\n")
+    print("| lesson | notebook | seconds |")
+    print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for lesson in chosen:
+            src = lesson.path("solutions", ".ipynb")
+            start = time.perf_counter()
+            papermill.execute_notebook(str(src), str(Path(tmp) / src.name), parameters={"DEVICE": args.device},
+                                       cwd=tmp, progress_bar=False, log_output=False)
+            print(f"| {lesson.number} | solutions/{src.name} | {time.perf_counter() - start:.0f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
