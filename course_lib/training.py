@@ -13,6 +13,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+try:
+    from tqdm.notebook import tqdm as _notebook_tqdm
+except ImportError:  # pragma: no cover - ipywidgets is a dependency
+    _notebook_tqdm = None
+
 LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
 
 
@@ -80,6 +85,38 @@ def _batches(x: torch.Tensor, batch_size: int, generator: torch.Generator | None
     return [x[order[i : i + batch_size]] for i in range(0, n, batch_size)]
 
 
+class ProgressBar:
+    """tqdm.auto's bar (a live widget in notebooks, text elsewhere).
+
+    In a notebook the bar's display is updated when it closes, so an executed notebook stores the
+    final bar ("100% ... loss=...") rather than the text it had when first shown ("0%").
+    """
+
+    def __init__(self, total: int, desc: str, disable: bool = False):
+        self._handle = None
+        in_notebook = _notebook_tqdm is not None and isinstance(tqdm, type) and issubclass(tqdm, _notebook_tqdm)
+        if in_notebook and not disable:
+            from IPython.display import display
+
+            self.bar = tqdm(total=total, desc=desc, leave=True, display=False)
+            self._handle = display(self.bar.container, display_id=True)
+        else:
+            self.bar = tqdm(total=total, desc=desc, disable=disable, leave=True)
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def set_postfix(self, postfix: dict) -> None:
+        self.bar.set_postfix(postfix)
+
+    def close(self) -> None:
+        final = str(self.bar)  # the formatted meter: "desc: 100%|###| n/n [time, loss=...]"
+        self.bar.close()
+        if self._handle is not None:
+            view = {"model_id": self.bar.container.model_id, "version_major": 2, "version_minor": 0}
+            self._handle.update({"application/vnd.jupyter.widget-view+json": view, "text/plain": final}, raw=True)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: int = 512) -> float:
     """Mean of `loss_fn` over `data` (batch means weighted by batch size), model in eval mode."""
@@ -131,7 +168,7 @@ def fit(
     history = History()
     start = time.perf_counter()
     steps_per_epoch = -(-train_data.shape[0] // batch_size)
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, disable=not progress, leave=True)
+    bar = ProgressBar(epochs * steps_per_epoch, desc, disable=not progress)
     for _ in range(epochs):
         total = 0.0
         for xb in _batches(train_data, batch_size, generator):

@@ -253,6 +253,11 @@ class Explorer(widgets.VBox):
         row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         self.children = (row, self.output)
 
+    def __repr__(self) -> str:
+        # The text stored in executed notebooks, shown where no kernel runs (GitHub, nbviewer).
+        names = ", ".join(self.controls)
+        return f"<interactive figure with controls {names}: run the notebook in Jupyter or Colab to use it>"
+
     def _redraw(self, **values: Any) -> None:
         """Close the previous figure, draw a new one, show it (inline backend) in the Output."""
         if self.figure is not None:

@@ -81,3 +81,13 @@ def test_fast_mode(monkeypatch):
     assert training.fast(100, 2) == 100
     monkeypatch.delenv("COURSE_FAST")
     assert training.fast(100, 2) == 100
+
+
+def test_progress_bar_outside_a_notebook_is_plain_tqdm(capsys):
+    bar = training.ProgressBar(3, "demo")
+    for _ in range(3):
+        bar.update()
+    bar.set_postfix({"loss": "0.5"})
+    bar.close()
+    err = capsys.readouterr().err
+    assert "demo: 100%" in err and "loss=0.5" in err

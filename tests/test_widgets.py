@@ -109,3 +109,8 @@ def test_explorers_reject_bad_inputs():
         widgets.interpolation_explorer(encode, decode, torch.rand(6, 1, 8, 8), a=9)
     with pytest.raises(ValueError, match="encode must return a tensor"):
         widgets.interpolation_explorer(lambda x: x.numpy(), decode, torch.rand(6, 1, 8, 8))
+
+
+def test_explorer_text_says_what_it_is_where_no_kernel_runs():
+    explorer = widgets.latent_explorer(decode, torch.randn(10, 2))
+    assert repr(explorer) == "<interactive figure with controls z1, z2: run the notebook in Jupyter or Colab to use it>"
