@@ -78,11 +78,32 @@ class History:
         return len(self.train_loss)
 
 
-def _batches(x: torch.Tensor, batch_size: int, generator: torch.Generator | None) -> list[torch.Tensor]:
-    """Split x into batches, shuffled by `generator` (in order when None)."""
-    n = x.shape[0]
+Data = torch.Tensor | tuple[torch.Tensor, ...]
+
+
+def _check_data(data, name: str) -> int:
+    """Number of examples in a tensor (N, ...) or a tuple of tensors sharing N; clear error otherwise."""
+    parts = data if isinstance(data, tuple) else (data,)
+    if not parts or not all(isinstance(t, torch.Tensor) and t.ndim >= 1 for t in parts):
+        got = type(data).__name__ if not isinstance(data, tuple) else f"tuple of {[type(t).__name__ for t in parts]}"
+        raise ValueError(f"{name} must be a non-empty tensor (N, ...) or a tuple of such tensors, got {got}")
+    sizes = {t.shape[0] for t in parts}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(f"{name}'s tensors must share a non-zero first dimension, got sizes {[t.shape[0] for t in parts]}")
+    return sizes.pop()
+
+
+def _take(data: Data, idx: torch.Tensor, device=None) -> Data:
+    if isinstance(data, tuple):
+        return tuple(t[idx].to(device) if device is not None else t[idx] for t in data)
+    return data[idx].to(device) if device is not None else data[idx]
+
+
+def _batches(data: Data, batch_size: int, generator: torch.Generator | None, device=None) -> list[Data]:
+    """Split data (a tensor or a tuple of tensors) into batches, shuffled by `generator` (in order when None)."""
+    n = _check_data(data, "data")
     order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    return [x[order[i : i + batch_size]] for i in range(0, n, batch_size)]
+    return [_take(data, order[i : i + batch_size], device) for i in range(0, n, batch_size)]
 
 
 class ProgressBar:
@@ -123,11 +144,11 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: 
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    total = 0.0
-    for xb in _batches(data, batch_size, None):
-        total += float(loss_fn(model, xb.to(device))) * xb.shape[0]
+    n, total = _check_data(data, "data"), 0.0
+    for batch in _batches(data, batch_size, None, device):
+        total += float(loss_fn(model, batch)) * _check_data(batch, "batch")
     model.train(was_training)
-    return total / data.shape[0]
+    return total / n
 
 
 def fit(
@@ -150,15 +171,16 @@ def fit(
     Args:
         model: the network; moved to `device`.
         loss_fn: maps (model, batch (B, ...)) to a scalar loss tensor to minimise.
-        train_data: tensor (N, ...) of training examples; shuffled each epoch from `seed`.
+        train_data: tensor (N, ...) of training examples, or a tuple of tensors sharing N (e.g.
+            images and labels: loss_fn then gets a tuple batch); shuffled each epoch from `seed`.
         epochs, batch_size, lr: the usual; `lr` is used only when no `optimizer` is given (Adam).
-        val_data: optional tensor (M, ...) evaluated at the end of each epoch.
+        val_data: optional tensor (M, ...) or tuple, evaluated at the end of each epoch.
         seed: seeds the shuffling (and the global RNGs, so noise drawn in loss_fn is reproducible).
         device: "auto" (cuda when available), "cpu", "cuda", ...
     """
-    if not isinstance(train_data, torch.Tensor) or train_data.ndim < 2 or train_data.shape[0] == 0:
-        got = tuple(train_data.shape) if isinstance(train_data, torch.Tensor) else type(train_data).__name__
-        raise ValueError(f"train_data must be a non-empty tensor (N, ...), got {got}")
+    n = _check_data(train_data, "train_data")
+    if val_data is not None:
+        _check_data(val_data, "val_data")
     if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive ints, got epochs={epochs!r} batch_size={batch_size!r}")
     dev = resolve_device(device)
@@ -167,13 +189,13 @@ def fit(
     opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     start = time.perf_counter()
-    steps_per_epoch = -(-train_data.shape[0] // batch_size)
+    steps_per_epoch = -(-n // batch_size)
     bar = ProgressBar(epochs * steps_per_epoch, desc, disable=not progress)
     for _ in range(epochs):
         total = 0.0
-        for xb in _batches(train_data, batch_size, generator):
+        for batch in _batches(train_data, batch_size, generator, dev):
             # 1. forward: the loss of this batch
-            loss = loss_fn(model, xb.to(dev))
+            loss = loss_fn(model, batch)
             if loss.ndim != 0:
                 raise ValueError(f"loss_fn must return a scalar tensor, got shape {tuple(loss.shape)}")
             # 2. backward and step
@@ -182,9 +204,9 @@ def fit(
             opt.step()
             loss_value = loss.item()
             history.step_loss.append(loss_value)
-            total += loss_value * xb.shape[0]
+            total += loss_value * _check_data(batch, "batch")
             bar.update(1)
-        history.train_loss.append(total / train_data.shape[0])
+        history.train_loss.append(total / n)
         # 3. end of epoch: validation and the live figures on the bar
         postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
         if val_data is not None:

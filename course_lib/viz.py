@@ -368,3 +368,15 @@ def plot_decoded_grid(
     if title is not None:
         ax.set_title(title)
     return ax
+
+
+def plot_prior_contours(ax: Axes, radii: Sequence[float] = (1.0, 2.0, 3.0), color: str = "0.6") -> Axes:
+    """Draw the contours of the standard normal prior N(0, I) in 2-D: circles at 1, 2, 3 sigma.
+
+    Usable as the `background` of widgets.latent_explorer. Args: ax; radii in standard deviations.
+    """
+    t = np.linspace(0, 2 * np.pi, 200)
+    for r in radii:
+        ax.plot(r * np.cos(t), r * np.sin(t), color=color, linewidth=1, linestyle="--", zorder=0)
+        ax.annotate(f"{r:g}\u03c3", (r / np.sqrt(2), r / np.sqrt(2)), color=color, fontsize="small", zorder=0)
+    return ax

@@ -389,3 +389,104 @@ def interpolation_explorer(
         "mode": widgets.Dropdown(options=list(MODES), value=mode, description="mode"),
     }
     return Explorer(render, controls)
+
+
+# ----------------------------------------------------------------------------- conditions and attributes
+DecodeCond = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def render_condition(decode_cond: DecodeCond, z: Any, label: int, fig: Figure | None = None, nrow: int | None = None) -> Figure:
+    """Draw the images a conditional decoder makes for one class label from the codes z.
+
+    Args:
+        decode_cond: callable (z (M, d), y (M,) long) -> images (M, 1, H, W).
+        z: (M, d) latent codes (e.g. samples of the prior).
+        label: the class to generate.
+    """
+    z = torch.as_tensor(_to_numpy(z, "z"))
+    if z.ndim != 2:
+        raise ValueError(f"z must be latent codes of shape (M, d), got shape {tuple(z.shape)}")
+    y = torch.full((z.shape[0],), int(label), dtype=torch.long)
+    with torch.no_grad():
+        images = decode_cond(z, y)
+    fig = _new_or_cleared(fig, figsize=(6.0, 3.2))
+    ax = fig.add_subplot(1, 1, 1, label="samples")
+    from .viz import show_images
+
+    show_images(images, nrow=nrow or min(8, z.shape[0]), ax=ax, title=f"class {label}: decoder(z, y={label})")
+    return fig
+
+
+def condition_explorer(decode_cond: DecodeCond, latent_dim: int, classes: Sequence[int] = tuple(range(10)), n: int = 16) -> Explorer:
+    """Choose a class and a noise seed; see n samples of that class from a conditional decoder.
+
+    Args:
+        decode_cond: callable (z (M, d), y (M,)) -> images (M, 1, H, W).
+        latent_dim: d; codes are drawn from N(0, I) with the chosen seed.
+        classes: the labels offered.
+        n: samples shown.
+    Returns:
+        Explorer with controls "label" and "seed".
+    """
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"latent_dim must be a positive int, got {latent_dim!r}")
+    classes = [int(c) for c in classes]
+
+    def render(label: int, seed: int) -> Figure:
+        z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+        return render_condition(decode_cond, z, label)
+
+    controls = {
+        "label": widgets.Dropdown(options=classes, value=classes[0], description="class"),
+        "seed": widgets.IntSlider(value=0, min=0, max=99, description="noise seed", continuous_update=False),
+    }
+    return Explorer(render, controls)
+
+
+def render_attribute(decode: Decode, z: Any, direction: Any, strength: float, originals: Any = None,
+                     fig: Figure | None = None, name: str = "attribute") -> Figure:
+    """Draw images decoded at z + strength * direction (resynthesis along an attribute direction).
+
+    Args:
+        decode: callable (M, d) -> (M, 1, H, W).
+        z: (M, d) codes of some images; direction: (d,) attribute direction in latent space.
+        strength: how far to move along it (0 gives the reconstructions).
+        originals: optional (M, 1, H, W) images shown above for comparison.
+    """
+    z = torch.as_tensor(_to_numpy(z, "z"))
+    if z.ndim != 2:
+        raise ValueError(f"z must be latent codes of shape (M, d), got shape {tuple(z.shape)}")
+    direction = _check_vector(direction, "direction", d=z.shape[1])
+    moved = decode_images(decode, z + float(strength) * direction)  # (M, H, W)
+    from .viz import show_image_rows
+
+    rows = {} if originals is None else {"original": originals}
+    rows[f"{name} {float(strength):+.1f}"] = moved
+    fig = show_image_rows(rows, fig=fig)
+    fig.axes[-1].set_label("moved")
+    return fig
+
+
+def attribute_explorer(decode: Decode, z: Any, directions: dict[str, Any], originals: Any = None, max_strength: float = 3.0) -> Explorer:
+    """Choose an attribute direction and a strength; see the images moved along it.
+
+    Args:
+        decode: callable (M, d) -> (M, 1, H, W); z: (M, d) codes of the images to edit.
+        directions: name -> (d,) direction in latent space.
+        originals: optional (M, 1, H, W) images shown for comparison.
+        max_strength: the slider runs from -max_strength to +max_strength.
+    Returns:
+        Explorer with controls "direction" and "strength".
+    """
+    if not directions:
+        raise ValueError("directions must name at least one latent direction (name -> (d,) vector)")
+
+    def render(direction: str, strength: float) -> Figure:
+        return render_attribute(decode, z, directions[direction], strength, originals, name=direction)
+
+    controls = {
+        "direction": widgets.Dropdown(options=list(directions), value=next(iter(directions)), description="direction"),
+        "strength": widgets.FloatSlider(value=0.0, min=-max_strength, max=max_strength, step=0.1,
+                                        description="strength", readout_format=".1f", continuous_update=False),
+    }
+    return Explorer(render, controls)

@@ -54,7 +54,7 @@ def test_noise_drawn_in_the_loss_is_reproducible():
 
 def test_bad_arguments_are_named():
     model, loss, data = _regression()
-    with pytest.raises(ValueError, match="train_data must be a non-empty tensor"):
+    with pytest.raises(ValueError, match="train_data must be a non-empty tensor .* or a tuple"):
         fit(model, loss, [1, 2, 3], epochs=1, progress=False)
     with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
         fit(model, loss, data, epochs=0, progress=False)
@@ -91,3 +91,13 @@ def test_progress_bar_outside_a_notebook_is_plain_tqdm(capsys):
     bar.close()
     err = capsys.readouterr().err
     assert "demo: 100%" in err and "loss=0.5" in err
+
+
+def test_fit_takes_a_tuple_of_tensors():
+    model, loss, data = _regression()
+    pairs = (data[:, :4], data[:, 4])
+    tuple_loss = lambda m, b: (m(b[0]).squeeze(1) - b[1]).pow(2).mean()  # noqa: E731
+    h = fit(model, tuple_loss, pairs, val_data=pairs, epochs=15, batch_size=32, lr=0.05, device="cpu", progress=False)
+    assert h.train_loss[-1] < 0.05 and len(h.val_loss) == 15
+    with pytest.raises(ValueError, match="share a non-zero first dimension"):
+        fit(model, tuple_loss, (data[:, :4], data[:10, 4]), epochs=1, progress=False)

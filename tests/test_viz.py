@@ -76,3 +76,10 @@ def test_decoded_grid_places_each_code_where_it_belongs():
     assert tuple(ax.images[0].get_extent()) == (0.0, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match="xmin < xmax"):
         viz.decoded_grid(decode, (1.0, 0.0, 0.0, 1.0))
+
+
+def test_prior_contours_are_circles_of_the_given_radii():
+    fig, ax = plt.subplots()
+    viz.plot_prior_contours(ax, radii=(1.0, 2.5))
+    for line, r in zip(ax.get_lines(), (1.0, 2.5)):
+        np.testing.assert_allclose(np.hypot(*line.get_xydata().T), r, rtol=1e-6)

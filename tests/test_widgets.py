@@ -114,3 +114,32 @@ def test_explorers_reject_bad_inputs():
 def test_explorer_text_says_what_it_is_where_no_kernel_runs():
     explorer = widgets.latent_explorer(decode, torch.randn(10, 2))
     assert repr(explorer) == "<interactive figure with controls z1, z2: run the notebook in Jupyter or Colab to use it>"
+
+
+def test_condition_explorer_draws_the_chosen_class():
+    seen = []
+
+    def decode_cond(z, y):
+        seen.append(y.clone())
+        return decode(z[:, :2]) * 0 + y.float().view(-1, 1, 1, 1) / 10  # images whose grey level is the label
+
+    explorer = widgets.condition_explorer(decode_cond, latent_dim=3, n=4)
+    explorer.controls["label"].value = 7
+    assert explorer.renders == 2 and torch.equal(seen[-1], torch.full((4,), 7))
+    shown = _axis(explorer.figure, "samples").images[0].get_array()
+    np.testing.assert_allclose(shown, image_grid(torch.full((4, 1, 8, 8), 0.7), nrow=4), rtol=1e-6)
+    explorer.controls["seed"].value = 5
+    assert explorer.renders == 3
+
+
+def test_attribute_explorer_moves_codes_along_the_direction():
+    z = torch.randn(3, 2, generator=torch.Generator().manual_seed(2))
+    directions = {"right": torch.tensor([1.0, 0.0]), "up": torch.tensor([0.0, 1.0])}
+    explorer = widgets.attribute_explorer(decode, z, directions, originals=torch.zeros(3, 1, 8, 8))
+    explorer.controls["direction"].value = "up"
+    explorer.controls["strength"].value = 2.0
+    moved = _axis(explorer.figure, "moved").images[0].get_array()
+    expected = image_grid(decode(z + torch.tensor([0.0, 2.0])), nrow=3)
+    np.testing.assert_allclose(moved, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match=r"direction must be one latent vector of shape \(2,\)"):
+        widgets.render_attribute(decode, z, torch.ones(3), 1.0)
