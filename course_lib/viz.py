@@ -187,7 +187,7 @@ def show_image_rows(
     arrays = {label: as_image_array(images, name=f"rows[{label!r}]")[:n] for label, images in rows.items()}
     width = max(a.shape[0] for a in arrays.values())
     if fig is None:
-        fig = plt.figure(figsize=(min(16.0, 1.0 + 0.8 * width), 0.9 * len(arrays) + 0.4))
+        fig = plt.figure(figsize=(min(16.0, 1.5 + 0.8 * width), 0.9 * len(arrays) + 0.4), layout="constrained")
     else:
         fig.clf()
     axes = fig.subplots(len(arrays), 1, squeeze=False)[:, 0]
