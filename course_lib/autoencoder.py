@@ -46,9 +46,9 @@ class AEConfig:
 class Autoencoder(nn.Module):
     """MLP autoencoder x -> z = g_phi(x) -> x^ = f_theta(z); sigmoid output unless linear."""
 
-    def __init__(self, cfg: AEConfig = AEConfig()):
+    def __init__(self, cfg: AEConfig | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = cfg if cfg is not None else AEConfig()
         D = math.prod(cfg.image_shape)
         hidden = () if cfg.linear else cfg.hidden
         self.encoder = MLP(D, hidden, cfg.latent_dim, cfg.activation)  # g_phi

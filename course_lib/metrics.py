@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -20,3 +22,52 @@ def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     Qb, _ = torch.linalg.qr(B.double())
     cos = torch.linalg.svdvals(Qa.T @ Qb).clamp(-1.0, 1.0)  # descending cosines
     return torch.arccos(cos)  # ascending angles
+
+
+def nats_to_bits_per_dim(nats: torch.Tensor | float, dims: int) -> torch.Tensor | float:
+    """Negative log-likelihood in nats per example -> bits per dimension: nats / (dims * ln 2)."""
+    if dims < 1:
+        raise ValueError(f"dims must be a positive number of dimensions, got {dims!r}")
+    return nats / (dims * math.log(2))
+
+
+def bits_per_dim_to_nats(bpd: torch.Tensor | float, dims: int) -> torch.Tensor | float:
+    """Bits per dimension -> nats per example: bpd * dims * ln 2."""
+    if dims < 1:
+        raise ValueError(f"dims must be a positive number of dimensions, got {dims!r}")
+    return bpd * dims * math.log(2)
+
+
+REPORT_MIME = "application/vnd.course.metrics+json"
+
+
+class Report:
+    """Named figures a lesson measured, displayed as a table and stored machine-readably.
+
+    Benchmarks read them back from an executed notebook (`read_reports`), so a figure printed in the
+    README comes from the lesson's own run, not from a re-implementation of it.
+    """
+
+    def __init__(self, lesson: str, **values: float):
+        self.lesson, self.values = lesson, {k: (float(v) if not isinstance(v, str) else v) for k, v in values.items()}
+
+    def _text(self) -> str:
+        width = max(map(len, self.values))
+        rows = [f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in self.values.items()]
+        return "\n".join(rows)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {"text/plain": self._text(), REPORT_MIME: {"lesson": self.lesson, **self.values}}
+
+    def __repr__(self) -> str:
+        return self._text()
+
+
+def read_reports(notebook: dict) -> list[dict]:
+    """Every Report stored in the outputs of an executed notebook (nbformat dict)."""
+    found = []
+    for cell in notebook.get("cells", []):
+        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if REPORT_MIME in out.get("data", {}):
+                found.append(dict(out["data"][REPORT_MIME]))
+    return found

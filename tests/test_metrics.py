@@ -34,3 +34,36 @@ def test_known_angle_between_lines():
 def test_bad_shapes():
     with pytest.raises(ValueError, match="same D"):
         principal_angles(torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+# ----------------------------------------------------------------------------- nats <-> bits per dimension
+from course_lib.metrics import bits_per_dim_to_nats, nats_to_bits_per_dim  # noqa: E402
+
+
+def test_one_bit_per_dim():
+    assert nats_to_bits_per_dim(64 * math.log(2), 64) == pytest.approx(1.0, rel=1e-15)
+    assert bits_per_dim_to_nats(1.0, 64) == pytest.approx(64 * math.log(2), rel=1e-15)
+
+
+def test_uniform_code_over_grey_levels():
+    """A uniform distribution over 17 levels for each of 64 pixels: 64 ln 17 nats = log2(17) bits per pixel."""
+    assert nats_to_bits_per_dim(64 * math.log(17), 64) == pytest.approx(math.log2(17), rel=1e-12)
+
+
+def test_bits_per_dim_round_trip_and_tensors():
+    nats = torch.tensor([0.0, 1.5, 180.0, 1234.5], dtype=torch.float64)
+    bpd = nats_to_bits_per_dim(nats, 784)
+    assert isinstance(bpd, torch.Tensor) and bpd.shape == (4,) and bpd.dtype == torch.float64
+    torch.testing.assert_close(bpd, torch.log2(torch.e ** (nats / 784)))  # log2(e^(n/D)) = n / (D ln 2)
+    torch.testing.assert_close(bits_per_dim_to_nats(bpd, 784), nats)
+    for value in (0.0, 3.7, 181.3):
+        assert bits_per_dim_to_nats(nats_to_bits_per_dim(value, 64), 64) == pytest.approx(value, rel=1e-14, abs=1e-14)
+    assert nats_to_bits_per_dim(torch.tensor(64 * math.log(2)), 64).item() == pytest.approx(1.0, rel=1e-6)
+
+
+@pytest.mark.parametrize("dims", [0, -1])
+def test_bits_per_dim_needs_positive_dims(dims):
+    with pytest.raises(ValueError, match="dims must be a positive"):
+        nats_to_bits_per_dim(1.0, dims)
+    with pytest.raises(ValueError, match="dims must be a positive"):
+        bits_per_dim_to_nats(1.0, dims)
