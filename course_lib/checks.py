@@ -61,7 +61,7 @@ class Exercise:
 
 
 EXERCISES: dict[str, Exercise] = {}
-_LESSON_MODULES = {"01": "course_lib.exercises.lesson01"}
+_LESSON_MODULES = {"01": "course_lib.exercises.lesson01", "02": "course_lib.exercises.lesson02"}
 
 
 def register(key: str, title: str, reference: Any, points: int = 1):

@@ -165,6 +165,7 @@ def fit(
     device: str | torch.device = "auto",
     progress: bool = True,
     desc: str = "training",
+    on_epoch: Callable[[nn.Module, int, float], None] | None = None,
 ) -> History:
     """Train `model` by minibatch gradient descent on `loss_fn(model, batch)`; return the History.
 
@@ -177,6 +178,8 @@ def fit(
         val_data: optional tensor (M, ...) or tuple, evaluated at the end of each epoch.
         seed: seeds the shuffling (and the global RNGs, so noise drawn in loss_fn is reproducible).
         device: "auto" (cuda when available), "cpu", "cuda", ...
+        on_epoch: optional callback(model, epoch, loss) after each epoch, with the validation loss
+            (the training loss without val_data); e.g. to keep the best weights.
     """
     n = _check_data(train_data, "train_data")
     if val_data is not None:
@@ -213,6 +216,8 @@ def fit(
             history.val_loss.append(evaluate(model, loss_fn, val_data))
             postfix["val"] = f"{history.val_loss[-1]:.4g}"
         bar.set_postfix(postfix)
+        if on_epoch is not None:
+            on_epoch(model, history.epochs, history.val_loss[-1] if val_data is not None else history.train_loss[-1])
     bar.close()
     model.eval()
     history.seconds = time.perf_counter() - start

@@ -116,3 +116,44 @@ def test_records_are_machine_readable_and_read_back():
         {"cell_type": "code", "outputs": [{"output_type": "stream", "name": "stdout", "text": "hi"}]},
     ]}
     assert checks.read_records(nb) == [record]
+
+
+LESSON_02 = ["02.gaussian_kl", "02.reparameterize", "02.negative_elbo", "02.iwae_bound"]
+
+
+def test_lesson_02_registers_its_exercises_in_order():
+    assert [ex.key for ex in checks.exercises("02")] == LESSON_02
+
+
+@pytest.mark.parametrize("key", LESSON_02)
+def test_lesson_02_reference_copy_passes_and_stub_is_not_attempted(key):
+    ref = checks.get_exercise(key).reference
+    assert checks.run_check(key, lambda *a, **k: ref(*a, **k)).status == PASSED
+    assert checks.run_check(key, _stub).status == NOT_ATTEMPTED
+
+
+@pytest.mark.parametrize(
+    "key, wrong, words",
+    [
+        ("02.gaussian_kl", lambda m, lv: (lv.exp() + m**2 - 1 - lv).sum(-1), "expected 0.5, got 1"),
+        ("02.gaussian_kl", lambda m, lv: 0.5 * (lv.exp() + m**2 - 1 - 0.5 * lv).sum(-1), "KL differs"),
+        ("02.reparameterize", lambda m, lv: m + lv.exp() * torch.randn_like(m), "standard deviation"),
+        ("02.reparameterize", lambda m, lv: (m + (0.5 * lv).exp() * torch.randn_like(m)).detach(), "no gradient can reach"),
+        ("02.negative_elbo", lambda model, x: _elbo_terms(model, x, kl_weight=-1.0), "loss differs"),
+        ("02.iwae_bound", lambda model, x, k: torch.logsumexp(_vae.log_weights(model, x, k), 1), "the bound differs"),
+        ("02.iwae_bound", lambda model, x, k: _vae.log_weights(model, x, k).mean(1), "mean bound should be"),
+    ],
+)
+def test_lesson_02_wrong_answers_fail(key, wrong, words):
+    result = checks.run_check(key, wrong)
+    assert result.status == FAILED and words in result.message, result.message
+
+
+from course_lib import vae as _vae  # noqa: E402
+
+
+def _elbo_terms(model, x, kl_weight):
+    mu, logvar = model.encode(x)
+    rec = -model.log_px_given_z(x, _vae.reparameterize(mu, logvar))
+    kl = _vae.gaussian_kl(mu, logvar)
+    return rec + kl_weight * kl, rec, kl

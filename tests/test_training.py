@@ -101,3 +101,11 @@ def test_fit_takes_a_tuple_of_tensors():
     assert h.train_loss[-1] < 0.05 and len(h.val_loss) == 15
     with pytest.raises(ValueError, match="share a non-zero first dimension"):
         fit(model, tuple_loss, (data[:, :4], data[:10, 4]), epochs=1, progress=False)
+
+
+def test_on_epoch_sees_every_epoch_with_the_validation_loss():
+    model, loss, data = _regression()
+    seen = []
+    h = fit(model, loss, data, val_data=data[:32], epochs=4, device="cpu", progress=False,
+            on_epoch=lambda m, epoch, value: seen.append((m is model, epoch, value)))
+    assert seen == [(True, e + 1, v) for e, v in enumerate(h.val_loss)]
