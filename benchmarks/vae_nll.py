@@ -1,0 +1,60 @@
+"""Lesson 02's likelihood benchmark: run the solution at its default settings, print its figures.
+
+    python benchmarks/vae_nll.py                 # DEVICE="auto"
+    python benchmarks/vae_nll.py --device cpu -p SEED 1
+
+The figures are read from the Report the notebook itself displays (course_lib.metrics), so they are
+the lesson's own numbers: test negative log-likelihood with K importance samples (nats per image and
+bits per dimension), the test ELBO, and the reference (92.9 nats), plus the notebook's runtime.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import papermill
+
+from course_lib.build import find_lessons, find_root
+from course_lib.metrics import read_reports
+
+sys.path.insert(0, str(Path(__file__).parent))
+from notebook_runtimes import machine  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("-p", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    args = p.parse_args(argv)
+    params = {"DEVICE": args.device, **{k: ast.literal_eval(v) for k, v in args.parameters}}
+    os.environ["COURSE_FAST"] = "0"
+    src = find_lessons(find_root())["02"].path("solutions", ".ipynb")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / src.name
+        start = time.perf_counter()
+        papermill.execute_notebook(str(src), str(out), parameters=params, cwd=tmp, progress_bar=False, log_output=False)
+        runtime = time.perf_counter() - start
+        (report,) = read_reports(json.loads(out.read_text()))
+    print(f"machine: {machine()}")
+    print(f"parameters: {params}")
+    print(f"test NLL (K={int(report['importance_samples'])}): {report['test_iw_nll_nats']:.2f} nats/image "
+          f"= {report['test_iw_nll_bits_per_dim']:.4f} bits/dim")
+    print(f"test -ELBO: {-report['test_elbo_nats']:.2f} nats/image (the reference's: 96.3)")
+    gain = report["reference_nll_nats"] - report["test_iw_nll_nats"]
+    print(f"reference: {report['reference_nll_nats']:.1f} nats -> {gain:+.2f} nats better")
+    print(f"VAE training: {report['train_seconds']:.0f} s; IW evaluation: {report['eval_seconds']:.0f} s; "
+          f"whole notebook: {runtime:.0f} s")
+    target_ok = report["test_iw_nll_nats"] <= 90.0
+    print(f"target (<= 90 nats): {'met' if target_ok else 'NOT met'}")
+    return 0 if target_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
