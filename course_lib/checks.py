@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import importlib
 import json
+import re
 import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -61,7 +62,19 @@ class Exercise:
 
 
 EXERCISES: dict[str, Exercise] = {}
-_LESSON_MODULES = {"01": "course_lib.exercises.lesson01", "02": "course_lib.exercises.lesson02"}
+
+
+def _lesson_modules() -> dict[str, str]:
+    """{"01": "course_lib.exercises.lesson01", ...}: every lessonNN module in course_lib/exercises."""
+    import pkgutil
+
+    from . import exercises as package
+
+    names = (m.name for m in pkgutil.iter_modules(package.__path__))
+    return {n[len("lesson"):]: f"{package.__name__}.{n}" for n in sorted(names) if re.fullmatch(r"lesson\d\d", n)}
+
+
+_LESSON_MODULES = _lesson_modules()
 
 
 def register(key: str, title: str, reference: Any, points: int = 1):
