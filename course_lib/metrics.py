@@ -1,4 +1,4 @@
-"""Metrics and measurements shared by the lessons."""
+"""Metrics and measurements shared by the lessons; sample quality (FD, KID, precision/recall) from `quality`."""
 
 from __future__ import annotations
 
@@ -71,3 +71,28 @@ def read_reports(notebook: dict) -> list[dict]:
             if REPORT_MIME in out.get("data", {}):
                 found.append(dict(out["data"][REPORT_MIME]))
     return found
+
+
+# ----------------------------------------------------------------------------- sample quality (course_lib.quality)
+from .quality import (  # noqa: E402  (quality imports Report lazily, so either module may be imported first)
+    ClassifierConfig,
+    DigitsClassifier,
+    PrecisionRecall,
+    SampleQuality,
+    digits_classifier,
+    digits_features,
+    frechet_distance,
+    frechet_distance_gaussians,
+    gaussian_fit,
+    kernel_inception_distance,
+    precision_recall,
+    sample_quality,
+    train_digits_classifier,
+)
+
+__all__ = [
+    "principal_angles", "nats_to_bits_per_dim", "bits_per_dim_to_nats", "REPORT_MIME", "Report", "read_reports",
+    "frechet_distance", "frechet_distance_gaussians", "gaussian_fit", "kernel_inception_distance", "precision_recall",
+    "PrecisionRecall", "ClassifierConfig", "DigitsClassifier", "train_digits_classifier", "digits_classifier",
+    "digits_features", "sample_quality", "SampleQuality",
+]

@@ -67,3 +67,229 @@ def test_bits_per_dim_needs_positive_dims(dims):
         nats_to_bits_per_dim(1.0, dims)
     with pytest.raises(ValueError, match="dims must be a positive"):
         bits_per_dim_to_nats(1.0, dims)
+
+
+# ----------------------------------------------------------------------------- Frechet distance
+import json  # noqa: E402
+
+from course_lib.data import load_digits  # noqa: E402
+from course_lib.metrics import (  # noqa: E402
+    ClassifierConfig,
+    SampleQuality,
+    Report,
+    digits_classifier,
+    digits_features,
+    frechet_distance,
+    frechet_distance_gaussians,
+    kernel_inception_distance,
+    precision_recall,
+    read_reports,
+    sample_quality,
+    train_digits_classifier,
+)
+
+
+def _gaussian_feats(n, d, seed, shift=0.0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(d, d)) / math.sqrt(d)
+    return rng.normal(size=(n, d)) @ A + shift  # correlated Gaussian features
+
+
+def _fd_scipy(x, y):
+    """FID's closed form from numpy moments and scipy's general matrix square root."""
+    mu1, mu2, S1, S2 = x.mean(0), y.mean(0), np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    covmean = scipy.linalg.sqrtm(S1 @ S2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(S1) + np.trace(S2) - 2 * np.trace(covmean))
+
+
+def test_fd_matches_scipy_sqrtm():
+    x, y = _gaussian_feats(400, 6, 0), _gaussian_feats(300, 6, 1, shift=0.3)
+    assert frechet_distance(x, y) == pytest.approx(_fd_scipy(x, y), rel=1e-9)
+    assert frechet_distance(torch.from_numpy(x).float(), torch.from_numpy(y).float()) == pytest.approx(
+        _fd_scipy(x, y), rel=1e-5)  # float32 tensors are promoted to float64
+
+
+def test_fd_gaussians_closed_form_and_one_dimension():
+    rng = np.random.default_rng(2)
+    B1, B2 = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    S1, S2, mu1, mu2 = B1 @ B1.T + 0.1 * np.eye(5), B2 @ B2.T, rng.normal(size=5), rng.normal(size=5)
+    expected = ((mu1 - mu2) ** 2).sum() + np.trace(S1 + S2 - 2 * scipy.linalg.sqrtm(S1 @ S2).real)
+    assert frechet_distance_gaussians(mu1, S1, mu2, S2) == pytest.approx(expected, rel=1e-9)
+    # 1-D: W2^2(N(m1, s1^2), N(m2, s2^2)) = (m1 - m2)^2 + (s1 - s2)^2
+    assert frechet_distance_gaussians([1.0], [[4.0]], [-0.5], [[0.25]]) == pytest.approx(1.5**2 + 1.5**2, rel=1e-12)
+    a, b = np.array([[0.0], [1.0], [5.0]]), np.array([[2.0], [2.5], [3.0], [7.0]])
+    want = (a.mean() - b.mean()) ** 2 + (a.std(ddof=1) - b.std(ddof=1)) ** 2
+    assert frechet_distance(a, b) == pytest.approx(want, rel=1e-12)
+
+
+def test_fd_zero_symmetric_and_invariant_to_rotation_and_translation():
+    x, y = _gaussian_feats(300, 8, 3), _gaussian_feats(250, 8, 4, shift=-0.2)
+    assert abs(frechet_distance(x, x)) < 1e-10
+    assert frechet_distance(x, y) == pytest.approx(frechet_distance(y, x), rel=1e-10)
+    Q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(8, 8)))
+    t = np.arange(8.0)
+    assert frechet_distance(x @ Q + t, y @ Q + t) == pytest.approx(frechet_distance(x, y), rel=1e-9)
+
+
+def test_fd_with_a_dead_feature_equals_fd_without_it():
+    """A constant feature (a dead ReLU unit) makes both covariances singular; it must change nothing."""
+    x, y = _gaussian_feats(200, 4, 6), _gaussian_feats(200, 4, 7, shift=0.5)
+    pad = lambda f: np.concatenate([f, np.zeros((len(f), 1))], axis=1)  # noqa: E731
+    assert frechet_distance(pad(x), pad(y)) == pytest.approx(frechet_distance(x, y), rel=1e-9)
+
+
+def test_fd_bad_inputs():
+    with pytest.raises(ValueError, match="same dimension D"):
+        frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(ValueError, match=r"\(N, D\) with N >= 2"):
+        frechet_distance(np.zeros((1, 3)), np.zeros((5, 3)))
+    with pytest.raises(TypeError, match="torch.Tensor or numpy array"):
+        frechet_distance([[0.0]], np.zeros((5, 1)))
+
+
+# ----------------------------------------------------------------------------- kernel inception distance
+def _kid_brute_force(x, y):
+    d = x.shape[1]
+    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(n)) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def test_kid_matches_double_loop():
+    x, y = _gaussian_feats(7, 3, 8), _gaussian_feats(9, 3, 9, shift=0.4)
+    assert kernel_inception_distance(x, y) == pytest.approx(_kid_brute_force(x, y), rel=1e-10)
+    mean, std = kernel_inception_distance(x[:7], y[:7], subsets=3, subset_size=50)  # all rows, permuted
+    assert mean == pytest.approx(_kid_brute_force(x[:7], y[:7]), rel=1e-10) and std == pytest.approx(0.0, abs=1e-12)
+
+
+def test_kid_unbiased_near_zero_for_one_distribution_positive_for_two():
+    rng = np.random.default_rng(10)
+    same = np.array([kernel_inception_distance(rng.normal(size=(40, 4)), rng.normal(size=(40, 4))) for _ in range(300)])
+    assert abs(same.mean()) < 3 * same.std() / math.sqrt(len(same))  # E = 0: no 1/n bias
+    assert (same < 0).any()
+    diff = [kernel_inception_distance(rng.normal(size=(40, 4)), rng.normal(size=(40, 4)) + 0.7) for _ in range(20)]
+    assert np.mean(diff) > 10 * same.std() / math.sqrt(len(same))
+
+
+def test_kid_subsets_return_mean_and_std():
+    x, y = _gaussian_feats(300, 4, 11), _gaussian_feats(300, 4, 12, shift=0.3)
+    mean, std = kernel_inception_distance(x, y, subsets=10, subset_size=100, seed=1)
+    assert std > 0 and abs(mean - kernel_inception_distance(x, y)) < 3 * std
+    assert kernel_inception_distance(x, y, subsets=10, subset_size=100, seed=1) == (mean, std)
+
+
+# ----------------------------------------------------------------------------- precision / recall
+def _pr_brute_force(real, fake, k):
+    def radii(s):
+        return [sorted(np.linalg.norm(s[i] - s[j]) for j in range(len(s)) if j != i)[k - 1] for i in range(len(s))]
+
+    def share(points, centres, r):
+        return np.mean([any(np.linalg.norm(p - c) <= rc for c, rc in zip(centres, r)) for p in points])
+
+    return share(fake, real, radii(real)), share(real, fake, radii(fake))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_precision_recall_matches_brute_force(k):
+    real, fake = _gaussian_feats(12, 2, 13), _gaussian_feats(9, 2, 14, shift=0.8)
+    got = precision_recall(real, fake, k=k)
+    assert (got.precision, got.recall) == pytest.approx(_pr_brute_force(real, fake, k), abs=1e-12)
+
+
+def test_precision_recall_known_cases():
+    line = np.arange(5.0)[:, None]  # real 0..4: 1-NN radius 1 everywhere
+    assert precision_recall(line, np.array([[0.5], [10.0]]), k=1) == (0.5, 1.0)  # the fakes' radius is 9.5
+    x = _gaussian_feats(50, 3, 15)
+    assert precision_recall(x, x) == (1.0, 1.0)
+    assert precision_recall(x, x + 100.0) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="N >= 4"):
+        precision_recall(x, x[:3], k=3)
+    with pytest.raises(ValueError, match="k must be a positive int"):
+        precision_recall(x, x, k=0)
+
+
+# ----------------------------------------------------------------------------- the digits classifier
+def test_classifier_is_deterministic_accurate_and_leaves_rng_alone():
+    cached = digits_classifier(0)
+    assert digits_classifier() is cached and digits_classifier(seed=0) is cached  # trained once per process
+    assert cached.test_accuracy >= 0.95
+    x = load_digits("test")[0]
+    with torch.no_grad():
+        torch.testing.assert_close(cached.embed(x).double(), digits_features(x), rtol=0, atol=0)
+    short = ClassifierConfig(epochs=3)  # two more trainings, shorter than the real one's 30 epochs
+    rng, threads = torch.get_rng_state(), torch.get_num_threads()
+    one, two = train_digits_classifier(0, short), train_digits_classifier(0, short)
+    assert torch.equal(torch.get_rng_state(), rng) and torch.get_num_threads() == threads
+    for (name, a), (_, b) in zip(one.state_dict().items(), two.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert torch.equal(one.embed(x), two.embed(x))
+    assert not torch.equal(one.embed(x), train_digits_classifier(1, short).embed(x))  # the seed matters
+
+
+def test_features_shape_and_scale():
+    x, _ = load_digits("train")
+    f = digits_features(x)
+    assert f.shape == (1000, 64) and f.dtype == torch.float64 and f.device.type == "cpu" and not f.requires_grad
+    assert f.pow(2).mean().item() == pytest.approx(1.0, rel=1e-4)  # scaled to unit mean square on the train split
+    torch.testing.assert_close(digits_features(x.reshape(-1, 64).requires_grad_()), f)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.zeros((3, 1, 8, 8), np.float32), TypeError, "torch.from_numpy"),
+    (torch.zeros(3, 1, 8, 8, dtype=torch.int64), TypeError, "divide by 16"),
+    (torch.zeros(3, 8, 8), ValueError, r"\(N, 1, 8, 8\) or \(N, 64\).*got shape \(3, 8, 8\)"),
+    (torch.zeros(0, 64), ValueError, r"got shape \(0, 1, 8, 8\)"),
+    (torch.full((3, 64), -1.0), ValueError, r"\(x \+ 1\) / 2"),
+    (torch.linspace(0, 16, 64).expand(3, 64), ValueError, r"values in \[0, 16\] \(grey levels 0..16\? divide by 16\)"),
+    (torch.full((3, 64), float("nan")), ValueError, "NaN"),
+])
+def test_features_bad_inputs(bad, error, match):
+    with pytest.raises(error, match=match):
+        digits_features(bad)
+
+
+# ----------------------------------------------------------------------------- sample_quality
+def test_sample_quality_of_the_test_split_itself_is_zero():
+    q = sample_quality(load_digits("test")[0])
+    assert q.n == 447 and q.reference == "test" and q.floor_n == 447 and q.floor_repeats == 10
+    assert q.fd == pytest.approx(0.0, abs=1e-9) and q.ratio < 1e-6
+    assert (q.precision, q.recall) == (1.0, 1.0) and q.kid < 0  # unbiased MMD of a set with itself is below 0
+    assert q.fd_floor > 0.1 and q.fd_floor_std > 0  # at n = 447 real digits are not at 0
+
+
+def test_sample_quality_training_digits_sit_at_the_floor_noise_far_above():
+    x = load_digits("train")[0]
+    real = sample_quality(x[torch.randperm(1000, generator=torch.Generator().manual_seed(123))[:447]])
+    assert 0.6 < real.ratio < 1.5
+    hits = sample_quality.__globals__["_floor"].cache_info().hits
+    noise = sample_quality(torch.rand(447, 1, 8, 8, generator=torch.Generator().manual_seed(0)))
+    assert sample_quality.__globals__["_floor"].cache_info().hits == hits + 1  # the floor at n = 447 is cached
+    assert noise.fd_floor == real.fd_floor
+    assert noise.ratio > 10 and noise.kid > 20 * max(real.kid, real.kid_floor) and noise.precision < 0.2
+    everything = sample_quality(load_digits("all")[0])
+    assert everything.floor_n == 1000 and everything.floor_repeats == 1 and everything.fd_floor_std == 0.0
+
+
+def test_sample_quality_displays_and_round_trips_through_a_report():
+    q = sample_quality(load_digits("val")[0], reference="test", floor_repeats=3)
+    assert q.n == 350 and q.floor_n == 350
+    text = repr(q)
+    assert "Frechet distance" in text and "ratio FD / floor" in text and "350 samples" in text
+    assert "<table>" in q._repr_html_()
+    report = q.report("06", prefix="ddpm_")
+    assert isinstance(report, Report)
+    notebook = {"cells": [{"cell_type": "code", "outputs": [{"data": report._repr_mimebundle_()}]}]}
+    (stored,) = read_reports(json.loads(json.dumps(notebook)))
+    assert stored["lesson"] == "06" and stored["ddpm_fd_ratio"] == pytest.approx(q.ratio, rel=1e-15)
+    assert SampleQuality.from_report(stored, prefix="ddpm_") == q
+
+
+def test_sample_quality_bad_arguments():
+    x = load_digits("test")[0]
+    with pytest.raises(ValueError, match="disjoint from the training digits"):
+        sample_quality(x, reference="train")
+    with pytest.raises(ValueError, match="more than k = 3 samples"):
+        sample_quality(x[:3])
