@@ -8,6 +8,8 @@
 
 import os
 
+import pytest
+
 os.environ["COURSE_FAST"] = "1"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
@@ -19,6 +21,22 @@ try:
     from nbval.plugin import IPyNbCell, IPyNbFile
 except ImportError:  # nbval not installed: unit tests still run
     IPyNbFile = IPyNbCell = None
+
+
+@pytest.fixture
+def seeded_single_thread():
+    """Seed torch's global generator (restored afterwards) and use one intra-op thread: the tensors of
+    the unit tests are small, and extra threads only add waiting on a busy 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _without_stderr(outputs):

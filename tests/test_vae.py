@@ -25,18 +25,7 @@ from course_lib.data import load_digits
 DT = torch.float64
 
 
-@pytest.fixture(autouse=True)
-def _seeded_and_single_threaded():
-    """Seed the global generator (restored afterwards) and use one thread: every tensor here is tiny, and
-    intra-op threads only add waiting (several times slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            yield
-    finally:
-        torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("seeded_single_thread")
 
 
 def _gen(seed):
