@@ -138,6 +138,38 @@ class ProgressBar:
             self._handle.update({"application/vnd.jupyter.widget-view+json": view, "text/plain": final}, raw=True)
 
 
+class EMA:
+    """Exponential moving average of a model's weights: ema = decay * ema + (1 - decay) * weights.
+
+    Sampling from the averaged weights gives visibly cleaner diffusion samples than the last
+    iterate. Call it after each optimizer step (`fit(..., on_step=ema)`); `ema.model` is the
+    averaged copy (in eval mode, no gradients).
+
+    Args:
+        model: the network being trained. decay: in [0, 1). warmup: for the first steps use
+            min(decay, (1 + step) / (10 + step)) so early weights do not linger.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        import copy
+
+        self.decay, self.warmup = decay, warmup
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
+        device = next(model.parameters()).device
+        if next(self.model.parameters()).device != device:  # fit() moved the model after we copied it
+            self.model.to(device)
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p, 1 - d)  # e = d * e + (1 - d) * p
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: int = 512) -> float:
     """Mean of `loss_fn` over `data` (batch means weighted by batch size), model in eval mode."""
@@ -166,6 +198,7 @@ def fit(
     progress: bool = True,
     desc: str = "training",
     on_epoch: Callable[[nn.Module, int, float], None] | None = None,
+    on_step: Callable[[nn.Module, int], None] | None = None,
 ) -> History:
     """Train `model` by minibatch gradient descent on `loss_fn(model, batch)`; return the History.
 
@@ -205,6 +238,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if on_step is not None:
+                on_step(model, len(history.step_loss) + 1)
             loss_value = loss.item()
             history.step_loss.append(loss_value)
             total += loss_value * _check_data(batch, "batch")
