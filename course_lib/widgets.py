@@ -1,14 +1,17 @@
-"""Interactive latent-space widgets, each built on a pure render function.
+"""Interactive widgets (latent spaces, diffusion), each built on a pure render function.
 
 `render_*` functions draw a whole figure for given values and return it: notebooks call them
 directly for a static figure (shown without a kernel), tests check their pixels. The widgets
 wire controls to a render function with `ipywidgets.interactive_output`, using only API common to
 ipywidgets 7.7 (Colab) and 8.x, and redraw on every `.value` change, with or without a kernel.
 Models come in as plain callables: `decode: (M, d) -> (M, 1, H, W)`, `encode: (M, 1, H, W) -> (M, d)`.
+Diffusion widgets take a `diffusion.GaussianDiffusion` and a recorded `diffusion.Trajectory`; their
+images live in the diffusion's data space [-1, 1].
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,7 +22,11 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .viz import _check_labels, _check_lim, _check_points, _to_numpy, as_image_array, decode_images, plot_latent
+from .diffusion import GaussianDiffusion, cosine_beta_schedule, linear_beta_schedule
+from .viz import (
+    _check_labels, _check_lim, _check_points, _to_numpy, as_image_array, decode_images, image_grid, plot_latent,
+    plot_prior_contours,
+)
 
 Decode = Callable[[torch.Tensor], torch.Tensor]
 Encode = Callable[[torch.Tensor], torch.Tensor]
@@ -488,5 +495,446 @@ def attribute_explorer(decode: Decode, z: Any, directions: dict[str, Any], origi
         "direction": widgets.Dropdown(options=list(directions), value=next(iter(directions)), description="direction"),
         "strength": widgets.FloatSlider(value=0.0, min=-max_strength, max=max_strength, step=0.1,
                                         description="strength", readout_format=".1f", continuous_update=False),
+    }
+    return Explorer(render, controls)
+
+
+# ----------------------------------------------------------------------------- diffusion
+# Images live in the diffusion's data space [-1, 1] (lesson 06 scales digits x -> 2x - 1), drawn
+# with "gray_r" from -1 (white) to 1 (black ink), so a noised image keeps the same colour scale.
+SCHEDULE_KINDS = ("linear", "cosine")
+HIGHLIGHTS = ("both", *SCHEDULE_KINDS)
+SCHEDULE_COLOURS = {"linear": "tab:blue", "cosine": "tab:orange"}
+DATA_RANGE = (-1.0, 1.0)
+
+
+def _check_step(t: Any, T: int, name: str = "t") -> int:
+    """Validate a 0-based time step t in 0 .. T-1."""
+    if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or not 0 <= t < T:
+        raise ValueError(f"{name} must be an integer step in 0 .. {T - 1} (T = {T}), got {t!r}")
+    return int(t)
+
+
+def _one_image(image: Any, name: str = "image") -> np.ndarray:
+    """Validate one grayscale image (1, 1, H, W), (1, H, W) or (H, W) and return it as (H, W)."""
+    x = as_image_array(image, name=name)
+    if x.shape[0] != 1:
+        raise ValueError(f"{name} must be one image (1, 1, H, W), (1, H, W) or (H, W), got {x.shape[0]} images")
+    return x[0]
+
+
+def _to_unit(x: np.ndarray, value_range: Sequence[float]) -> np.ndarray:
+    """Map values from value_range = (lo, hi) to [0, 1] for drawing, clipping what lies outside."""
+    lo, hi = (float(v) for v in value_range)
+    if not lo < hi:
+        raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {tuple(value_range)!r}")
+    return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _no_ticks(ax: Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def schedule_alphabars(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> dict[str, np.ndarray]:
+    """alphabar_t (T,) of the linear (beta_start .. beta_end) and the cosine schedule, by kind."""
+    betas = {"linear": linear_beta_schedule(T, beta_start, beta_end), "cosine": cosine_beta_schedule(T)}
+    return {kind: GaussianDiffusion(b).alphabar.numpy() for kind, b in betas.items()}
+
+
+def render_schedules(
+    image: Any,
+    t: int,
+    T: int = 1000,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    fig: Figure | None = None,
+    highlight: str = "both",
+    noise: Any = None,
+    seed: int = 0,
+) -> Figure:
+    """Draw alphabar_t and log SNR of the linear and cosine schedules, and one image noised at t by each.
+
+    The image is noised in one shot, x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps, with the
+    same eps for both schedules and every t, so moving t shows one noise realisation fading in.
+
+    Args:
+        image: one image (H, W), (1, H, W) or (1, 1, H, W) with values in [-1, 1] (lesson 06's scaling).
+        t: 0-based step in 0 .. T-1 (t = 0 is the paper's step 1).
+        T, beta_start, beta_end: the number of steps and the linear schedule's end points; the cosine
+            schedule (s = 0.008) depends on T only.
+        fig: figure to draw into (it is cleared); default a new one.
+        highlight: "both", "linear" or "cosine": the schedule drawn strongly (the other is faded).
+        noise: the eps (H, W) to use; default standard normal noise drawn with `seed`.
+    Returns:
+        the figure; axes labelled "alphabar", "log snr", "image", "linear", "cosine" (`ax.get_label()`).
+    """
+    if highlight not in HIGHLIGHTS:
+        raise ValueError(f"highlight must be one of {HIGHLIGHTS}, got {highlight!r}")
+    x0 = _one_image(image)  # (H, W)
+    H, W = x0.shape
+    if noise is None:
+        noise = torch.randn(H, W, generator=torch.Generator().manual_seed(int(seed))).numpy()
+    noise = _to_numpy(noise, "noise")
+    if noise.size != H * W:
+        raise ValueError(f"noise must have the image's shape ({H}, {W}), got shape {tuple(noise.shape)}")
+    noise = noise.reshape(H, W)
+    alphabars = schedule_alphabars(T, beta_start, beta_end)  # checks T and the betas
+    t = _check_step(t, T)
+    steps = np.arange(T)
+
+    fig = _new_or_cleared(fig, figsize=(10.0, 6.0))
+    grid = fig.add_gridspec(2, 6, height_ratios=[1.2, 1.0])
+    ax_ab = fig.add_subplot(grid[0, :3], label="alphabar")
+    ax_snr = fig.add_subplot(grid[0, 3:], label="log snr")
+    for kind, ab in alphabars.items():
+        strong = highlight in ("both", kind)
+        style = dict(color=SCHEDULE_COLOURS[kind], alpha=1.0 if strong else 0.3, linewidth=2.0 if strong else 1.0)
+        log_snr = np.log(ab) - np.log1p(-ab)  # log(alphabar / (1 - alphabar))
+        ax_ab.plot(steps, ab, label=kind, **style)
+        ax_snr.plot(steps, log_snr, label=kind, **style)
+        marker = dict(marker="o", color=SCHEDULE_COLOURS[kind], markeredgecolor="white", linestyle="none",
+                      alpha=style["alpha"], zorder=5)
+        ax_ab.plot([t], [ab[t]], **marker)
+        ax_snr.plot([t], [log_snr[t]], **marker)
+    for ax, ylabel in ((ax_ab, r"$\bar\alpha_t$"), (ax_snr, r"log SNR $= \log \bar\alpha_t / (1 - \bar\alpha_t)$")):
+        ax.axvline(t, color="0.5", linestyle="--", linewidth=1)
+        ax.set_xlabel("step t")
+        ax.set_ylabel(ylabel)
+        ax.set_xlim(0, T - 1)
+        ax.legend(loc="upper right", fontsize="small")
+    ax_snr.axhline(0.0, color="0.8", linewidth=1, zorder=0)  # SNR = 1
+    ax_ab.set_ylim(-0.02, 1.02)
+    ax_ab.set_title("signal kept")
+    ax_snr.set_title("signal-to-noise ratio")
+
+    vmin, vmax = DATA_RANGE
+    ax = fig.add_subplot(grid[1, :2], label="image")
+    ax.imshow(x0, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_title("$x_0$")
+    _no_ticks(ax)
+    for col, (kind, ab) in zip((2, 4), alphabars.items()):
+        ax = fig.add_subplot(grid[1, col : col + 2], label=kind)
+        noised = np.sqrt(ab[t]) * x0 + np.sqrt(1 - ab[t]) * noise  # x_t = sqrt(ab) x_0 + sqrt(1 - ab) eps
+        ax.imshow(noised, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(rf"{kind}: $\bar\alpha_t$ = {ab[t]:.3f}", color=SCHEDULE_COLOURS[kind])
+        _no_ticks(ax)
+        if highlight == kind:
+            for spine in ax.spines.values():
+                spine.set_color(SCHEDULE_COLOURS[kind])
+                spine.set_linewidth(3)
+    fig.suptitle(f"forward process at t = {t} (T = {T})")
+    return fig
+
+
+def schedule_explorer(
+    image: Any, T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, t: int | None = None, seed: int = 0
+) -> Explorer:
+    """Move t (and T, the linear schedule's betas) and watch an image drown in noise under both schedules.
+
+    Args:
+        image: one image (H, W), (1, H, W) or (1, 1, H, W) in [-1, 1].
+        T, beta_start, beta_end: initial values of the controls.
+        t: initial step; default T // 4.
+        seed: seeds the one noise image eps, fixed while the controls move.
+    Returns:
+        Explorer with controls "t", "T", "beta_start", "beta_end" and "highlight"; t's range follows T.
+    """
+    x0 = _one_image(image)
+    schedule_alphabars(T, beta_start, beta_end)  # check the initial values
+    if not 1e-5 <= beta_start <= 1e-3 or not 1e-3 <= beta_end <= 0.3:
+        raise ValueError(f"expected 1e-5 <= beta_start <= 1e-3 <= beta_end <= 0.3 (the sliders' ranges), "
+                         f"got beta_start={beta_start!r}, beta_end={beta_end!r}")
+    if not 10 <= T <= 4000:
+        raise ValueError(f"T must lie in 10 .. 4000 (the slider's range), got {T!r}")
+    t = T // 4 if t is None else _check_step(t, T)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(int(seed))).numpy()
+
+    def render(t: int, T: int, beta_start: float, beta_end: float, highlight: str) -> Figure:
+        return render_schedules(x0, min(t, T - 1), T, beta_start, beta_end, highlight=highlight, noise=noise)
+
+    slider = dict(continuous_update=False, style={"description_width": "initial"})
+    controls = {
+        "t": widgets.IntSlider(value=t, min=0, max=T - 1, description="t", **slider),
+        "T": widgets.IntSlider(value=T, min=10, max=4000, step=10, description="T", **slider),
+        # ranges that never cross, so beta_start <= beta_end always holds
+        "beta_start": widgets.FloatLogSlider(value=beta_start, base=10, min=-5, max=-3, step=0.1,
+                                             description="beta_start", readout_format=".1e", **slider),
+        "beta_end": widgets.FloatLogSlider(value=beta_end, base=10, min=-3, max=math.log10(0.3), step=0.05,
+                                           description="beta_end", readout_format=".3f", **slider),
+        "highlight": widgets.Dropdown(options=list(HIGHLIGHTS), value="both", description="highlight"),
+    }
+
+    def follow_T(change: dict) -> None:  # registered before the redraw, so t is in range when it runs
+        controls["t"].max = change["new"] - 1  # ipywidgets clamps t's value to the new max
+
+    controls["T"].observe(follow_T, names="value")
+    return Explorer(render, controls)
+
+
+def _check_trajectory(trajectory: Any) -> tuple[Any, Any, Any, str]:
+    """Validate a diffusion.Trajectory (ts (S,), xs (S+1, B, ...), x0s (S, B, ...)); return its parts and kind."""
+    try:
+        ts, xs, x0s = trajectory.ts, trajectory.xs, trajectory.x0s
+    except AttributeError as err:
+        raise ValueError(
+            f"trajectory must be a diffusion.Trajectory (ts, xs, x0s), got {type(trajectory).__name__}"
+            " (pass return_trajectory=True to sample or ddim_sample)"
+        ) from err
+    S = len(ts)
+    shape, est = tuple(xs.shape), tuple(x0s.shape)
+    if S < 1 or len(shape) < 3 or shape[0] != S + 1 or est != (S, *shape[1:]):
+        raise ValueError(
+            f"trajectory must hold ts (S,), xs (S+1, B, ...) and x0s (S, B, ...), "
+            f"got ts of length {S}, xs {shape}, x0s {est}"
+        )
+    if len(shape) == 3 and shape[2] == 2:
+        kind = "points"
+    elif len(shape) == 4 or (len(shape) == 5 and shape[2] == 1):
+        kind = "images"
+    else:
+        raise ValueError(
+            f"trajectory.xs must be 2-D points (S+1, B, 2) or grayscale images (S+1, B, 1, H, W), got shape {shape}"
+        )
+    return ts, xs, x0s, kind
+
+
+def _step_label(ts: Any, index: int) -> str:
+    return "final sample" if index == len(ts) else f"t = {int(ts[index])}"
+
+
+def _trajectory_lim(xs: Any, reference: Any = None) -> tuple[float, float, float, float]:
+    """A fixed view for a points trajectory: the box of x_T, the final samples (and the reference) + 10%."""
+    parts = [_to_numpy(xs[0], "xs"), _to_numpy(xs[-1], "xs")]
+    if reference is not None:
+        parts.append(_check_points(reference, "reference"))
+    return _auto_lim(np.concatenate(parts))
+
+
+def render_reverse(
+    trajectory: Any,
+    index: int,
+    fig: Figure | None = None,
+    n: int = 8,
+    lim: Sequence[float] | None = None,
+    reference: Any = None,
+    value_range: Sequence[float] = DATA_RANGE,
+) -> Figure:
+    """Draw one frame of a reverse-diffusion trajectory: the state x_t and the network's estimate of x_0.
+
+    Images: a row of x_t for the first n examples and a row of the x_0 estimates at that step. 2-D
+    points: the cloud x_t and the cloud of x_0 estimates side by side, with the same fixed view for
+    every frame. The last frame (index S) is the final sample (next to the last estimate).
+
+    Args:
+        trajectory: a diffusion.Trajectory with ts (S,), xs (S+1, B, 1, H, W) or (S+1, B, 2), x0s (S, B, ...).
+        index: the frame, 0 (t = T-1, pure noise) .. S (the final sample).
+        fig: figure to draw into (it is cleared); default a new one.
+        n: images shown per row.
+        lim: (xmin, xmax, ymin, ymax) view for points; default the box of x_T, the samples and reference.
+        reference: optional (N, 2) data points drawn faintly behind the clouds.
+        value_range: the images' data range, drawn from white to black (default [-1, 1]).
+    Returns:
+        the figure; axes labelled "x_t" and "x0_hat" (`ax.get_label()`).
+    """
+    ts, xs, x0s, kind = _check_trajectory(trajectory)
+    S = len(ts)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index <= S:
+        raise ValueError(f"index must be an integer frame in 0 .. {S} (S = {S} recorded steps + the sample), got {index!r}")
+    index = int(index)
+    est = min(index, S - 1)  # the final sample comes with the last estimate
+    state = _to_numpy(xs[index], "xs")  # (B, ...)
+    x0_hat = _to_numpy(x0s[est], "x0s")
+    label = _step_label(ts, index)
+    if index == S:
+        title = f"final sample $x_0$ (after the last step, t = {int(ts[-1])})"
+        names = ("sample $x_0$", rf"last estimate $\hat x_0$ (t = {int(ts[-1])})")
+    else:
+        title = f"reverse process at {label} (frame {index + 1} of {S + 1})"
+        names = ("$x_t$", r"estimate $\hat x_0$")
+
+    if kind == "images":
+        if int(n) != n or n < 1:
+            raise ValueError(f"n must be a positive integer (images per row), got {n!r}")
+        rows = [_to_unit(as_image_array(a)[: int(n)], value_range) for a in (state, x0_hat)]  # (n, H, W) in [0, 1]
+        fig = _new_or_cleared(fig, figsize=(min(16.0, 1.5 + 1.0 * rows[0].shape[0]), 3.2))
+        axes = fig.subplots(2, 1)
+        for ax, row, name, ax_label in zip(axes, rows, names, ("x_t", "x0_hat")):
+            ax.set_label(ax_label)
+            ax.imshow(image_grid(row, nrow=row.shape[0]), cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+            _no_ticks(ax)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            ax.set_ylabel(name, rotation=0, ha="right", va="center")
+            ax.set_anchor("W")
+    else:
+        xmin, xmax, ymin, ymax = _trajectory_lim(xs, reference) if lim is None else _check_lim(lim)
+        ref = None if reference is None else _check_points(reference, "reference")
+        fig = _new_or_cleared(fig, figsize=(9.0, 4.4))
+        axes = fig.subplots(1, 2, sharex=True, sharey=True)
+        for ax, cloud, name, ax_label, colour in zip(axes, (state, x0_hat), names, ("x_t", "x0_hat"),
+                                                     ("tab:blue", "tab:green")):
+            ax.set_label(ax_label)
+            if ref is not None:
+                ax.scatter(ref[:, 0], ref[:, 1], s=3, color="0.8", linewidths=0, zorder=0)
+            ax.scatter(cloud[:, 0], cloud[:, 1], s=4, color=colour, alpha=0.7, linewidths=0)
+            ax.set_xlim(xmin, xmax)
+            ax.set_ylim(ymin, ymax)
+            ax.set_aspect("equal")
+            ax.set_title(name)
+    fig.suptitle(title)
+    return fig
+
+
+def reverse_explorer(
+    trajectory: Any,
+    n: int = 8,
+    reference: Any = None,
+    lim: Sequence[float] | None = None,
+    value_range: Sequence[float] = DATA_RANGE,
+) -> Explorer:
+    """Step through a recorded reverse process, from t = T-1 (noise) down to the final sample.
+
+    Args:
+        trajectory: a diffusion.Trajectory (`sample(..., return_trajectory=True, every=k)`).
+        n, reference, lim, value_range: as in `render_reverse`; lim defaults to one view for all frames.
+    Returns:
+        Explorer with one control "index": a slider over the frames, labelled by t.
+    """
+    ts, xs, x0s, kind = _check_trajectory(trajectory)
+    if kind == "points":
+        lim = _trajectory_lim(xs, reference) if lim is None else _check_lim(lim)
+        reference = None if reference is None else _check_points(reference, "reference")
+    options = [(_step_label(ts, i), i) for i in range(len(ts) + 1)]
+
+    def render(index: int) -> Figure:
+        return render_reverse(trajectory, index, n=n, lim=lim, reference=reference, value_range=value_range)
+
+    controls = {
+        "index": widgets.SelectionSlider(options=options, value=0, description="step", continuous_update=False,
+                                         layout=widgets.Layout(width="500px")),
+    }
+    return Explorer(render, controls)
+
+
+def forward_chain(points: Any, diffusion: Any, ts: Sequence[int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run the forward process on 2-D points step by step, x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps,
+    keeping the states at the steps ts.
+
+    Args:
+        points: (N, 2) data x_0 (the first step, t = 0, noises it once).
+        diffusion: a diffusion.GaussianDiffusion.
+        ts: the steps to keep, each in 0 .. T-1.
+        seed: seeds the noise of every step.
+    Returns:
+        (ts (K,) sorted unique int64, xs (K, N, 2) float32): xs[k] is x_t at t = ts[k].
+    """
+    x = torch.from_numpy(_check_points(points, "points").copy())  # (N, 2) float32
+    keep = sorted({_check_step(t, diffusion.T) for t in ts})
+    if not keep:
+        raise ValueError("ts must name at least one step to keep")
+    g = torch.Generator().manual_seed(int(seed))
+    kept = []
+    for t in range(keep[-1] + 1):
+        x = diffusion.q_step(x, t, torch.randn(x.shape, generator=g))
+        if t == keep[len(kept)]:
+            kept.append(x.clone())
+    return torch.tensor(keep), torch.stack(kept)
+
+
+def _toy_lim(points: np.ndarray) -> tuple[float, float, float, float]:
+    """A square view holding the data and N(0, I) out to 3.5 sigma."""
+    r = max(3.5, 1.1 * float(np.abs(points).max()))
+    return -r, r, -r, r
+
+
+def render_forward_toy(
+    points: Any,
+    diffusion: Any,
+    t: int,
+    fig: Figure | None = None,
+    chain: tuple[Any, Any] | None = None,
+    seed: int = 0,
+    lim: Sequence[float] | None = None,
+) -> Figure:
+    """Draw the cloud x_t of the forward process on 2-D data at step t, over the contours of N(0, I).
+
+    Args:
+        points: (N, 2) data x_0 (drawn faintly for reference).
+        diffusion: a diffusion.GaussianDiffusion.
+        t: 0-based step in 0 .. T-1.
+        fig: figure to draw into (it is cleared); default a new one.
+        chain: (ts, xs) from `forward_chain` holding step t; default run the chain (with `seed`) up to t.
+        lim: (xmin, xmax, ymin, ymax) view; default a square holding the data and 3.5 sigma of N(0, I).
+    Returns:
+        the figure; axes labelled "forward" (the cloud) and "alphabar" (the schedule, marker at t).
+    """
+    x0 = _check_points(points, "points")
+    t = _check_step(t, diffusion.T)
+    if chain is None:
+        chain = forward_chain(x0, diffusion, [t], seed=seed)
+    ts, xs = chain
+    where = np.flatnonzero(np.asarray(ts) == t)
+    if where.size == 0:
+        raise ValueError(f"t = {t} is not a step kept in the chain (it holds {len(ts)} steps, {int(ts[0])} .. {int(ts[-1])})")
+    xt = _to_numpy(xs[int(where[0])], "chain xs")
+    if xt.shape != x0.shape:
+        raise ValueError(f"the chain's states must have the points' shape {x0.shape}, got {xt.shape}")
+    xmin, xmax, ymin, ymax = _toy_lim(x0) if lim is None else _check_lim(lim)
+    ab = diffusion.alphabar.numpy()
+
+    fig = _new_or_cleared(fig, figsize=(9.0, 4.6))
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.4, 1.0])
+    ax = fig.add_subplot(grid[0, 0], label="forward")
+    plot_prior_contours(ax)
+    ax.scatter(x0[:, 0], x0[:, 1], s=3, color="0.75", linewidths=0, label="data $x_0$", zorder=1)
+    ax.scatter(xt[:, 0], xt[:, 1], s=4, color="tab:blue", alpha=0.7, linewidths=0, label="$x_t$", zorder=2)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize="small", markerscale=3)
+    ax.set_title(rf"$x_t$ at t = {t}: $\bar\alpha_t$ = {ab[t]:.3f}, dashed: N(0, I)")
+
+    ax2 = fig.add_subplot(grid[0, 1], label="alphabar")
+    steps = np.arange(diffusion.T)
+    ax2.plot(steps, ab, color="tab:blue", label=r"$\bar\alpha_t$ (signal)")
+    ax2.plot(steps, 1 - ab, color="tab:red", label=r"$1 - \bar\alpha_t$ (noise)")
+    ax2.plot([t], [ab[t]], marker="o", color="tab:blue", linestyle="none", zorder=5)
+    ax2.axvline(t, color="0.5", linestyle="--", linewidth=1)
+    ax2.set_xlabel("step t")
+    ax2.set_ylabel("variance")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.legend(loc="center right", fontsize="small")
+    ax2.set_title("what is left of the data")
+    return fig
+
+
+def forward_explorer(points: Any, diffusion: Any, steps: int = 50, seed: int = 0,
+                     lim: Sequence[float] | None = None) -> Explorer:
+    """Slide t and watch 2-D data diffuse into N(0, I), one noising step after the other.
+
+    The chain x_0 -> x_1 -> ... is run once (seeded), keeping `steps` states evenly spread over
+    0 .. T-1, so every frame continues the same noise path.
+
+    Args:
+        points: (N, 2) data. diffusion: a diffusion.GaussianDiffusion.
+        steps: the number of kept steps (slider positions), 2 .. T.
+        seed: seeds the chain's noise. lim: as in `render_forward_toy`.
+    Returns:
+        Explorer with one control "t" (a slider over the kept steps).
+    """
+    x0 = _check_points(points, "points")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 2 <= steps <= diffusion.T:
+        raise ValueError(f"steps must be an integer in 2 .. {diffusion.T} (T), got {steps!r}")
+    keep = np.unique(np.linspace(0, diffusion.T - 1, int(steps)).round().astype(int)).tolist()
+    chain = forward_chain(x0, diffusion, keep, seed=seed)
+    lim = _toy_lim(x0) if lim is None else _check_lim(lim)
+
+    def render(t: int) -> Figure:
+        return render_forward_toy(x0, diffusion, t, chain=chain, lim=lim)
+
+    controls = {
+        "t": widgets.SelectionSlider(options=[(str(t), t) for t in keep], value=keep[0], description="t",
+                                     continuous_update=False, layout=widgets.Layout(width="500px")),
     }
     return Explorer(render, controls)

@@ -143,3 +143,230 @@ def test_attribute_explorer_moves_codes_along_the_direction():
     np.testing.assert_allclose(moved, expected, rtol=1e-5)
     with pytest.raises(ValueError, match=r"direction must be one latent vector of shape \(2,\)"):
         widgets.render_attribute(decode, z, torch.ones(3), 1.0)
+
+
+# ----------------------------------------------------------------------------- diffusion widgets
+from course_lib import diffusion as D  # noqa: E402
+
+
+def _alphabar_linear(T, beta_start=1e-4, beta_end=0.02):
+    return np.cumprod(1 - np.linspace(beta_start, beta_end, T))
+
+
+def _alphabar_cosine(T, s=0.008):
+    f = np.cos((np.arange(T + 1) / T + s) / (1 + s) * np.pi / 2) ** 2
+    betas = np.minimum(1 - f[1:] / f[:-1], 0.999)
+    return np.cumprod(1 - betas)
+
+
+def _lines(ax, label):
+    return next(line for line in ax.get_lines() if line.get_label() == label)
+
+
+def test_render_schedules_draws_both_schedules_and_the_image_noised_at_t():
+    g = torch.Generator().manual_seed(0)
+    image, noise = torch.rand(8, 8, generator=g) * 2 - 1, torch.randn(8, 8, generator=g)
+    T, t = 200, 60
+    fig = widgets.render_schedules(image[None, None], t, T=T, noise=noise)
+    assert {ax.get_label() for ax in fig.axes} == {"alphabar", "log snr", "image", "linear", "cosine"}
+    expected = {"linear": _alphabar_linear(T), "cosine": _alphabar_cosine(T)}
+    for kind, ab in expected.items():
+        np.testing.assert_allclose(_lines(_axis(fig, "alphabar"), kind).get_ydata(), ab, rtol=1e-5)
+        np.testing.assert_allclose(_lines(_axis(fig, "log snr"), kind).get_ydata(), np.log(ab / (1 - ab)), rtol=1e-4)
+        noised = np.sqrt(ab[t]) * image.numpy() + np.sqrt(1 - ab[t]) * noise.numpy()
+        np.testing.assert_allclose(_axis(fig, kind).images[0].get_array(), noised, rtol=1e-4, atol=1e-5)
+    markers = [line.get_xydata()[0] for line in _axis(fig, "alphabar").get_lines() if line.get_marker() == "o"]
+    np.testing.assert_allclose(sorted(m[1] for m in markers), sorted([expected["linear"][t], expected["cosine"][t]]), rtol=1e-5)
+    assert all(m[0] == t for m in markers)
+    np.testing.assert_allclose(_axis(fig, "image").images[0].get_array(), image.numpy())
+    assert "t = 60" in fig._suptitle.get_text()
+
+
+def test_render_schedules_keeps_one_noise_realisation_and_highlights():
+    image = torch.zeros(8, 8)  # a blank image: what is drawn is sqrt(1 - alphabar_t) eps
+    a = widgets.render_schedules(image, 10, T=100, seed=3)
+    b = widgets.render_schedules(image, 80, T=100, seed=3, highlight="cosine")
+    ab = _alphabar_linear(100)
+    eps_a = _axis(a, "linear").images[0].get_array() / np.sqrt(1 - ab[10])
+    eps_b = _axis(b, "linear").images[0].get_array() / np.sqrt(1 - ab[80])
+    np.testing.assert_allclose(eps_a, eps_b, rtol=1e-4, atol=1e-5)  # the same eps at every t
+    assert _lines(_axis(b, "alphabar"), "linear").get_alpha() < _lines(_axis(b, "alphabar"), "cosine").get_alpha()
+    c = widgets.render_schedules(image, 10, T=100, seed=4)
+    assert not np.allclose(_axis(c, "linear").images[0].get_array(), _axis(a, "linear").images[0].get_array())
+
+
+def test_render_schedules_rejects_bad_inputs():
+    image = torch.zeros(8, 8)
+    with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 99 \(T = 100\)"):
+        widgets.render_schedules(image, 100, T=100)
+    with pytest.raises(ValueError, match="image must be one image"):
+        widgets.render_schedules(torch.zeros(2, 1, 8, 8), 5)
+    with pytest.raises(ValueError, match="highlight must be one of"):
+        widgets.render_schedules(image, 5, highlight="sigmoid")
+    with pytest.raises(ValueError, match=r"noise must have the image's shape \(8, 8\)"):
+        widgets.render_schedules(image, 5, noise=torch.zeros(7, 7))
+    with pytest.raises(ValueError, match="beta_start <= beta_end"):
+        widgets.render_schedules(image, 5, beta_start=0.05, beta_end=0.01)
+
+
+def test_schedule_explorer_redraws_and_t_follows_T():
+    image = torch.rand(8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    explorer = widgets.schedule_explorer(image, T=200, t=150)
+    assert list(explorer.controls) == ["t", "T", "beta_start", "beta_end", "highlight"] and explorer.renders == 1
+    for name, value in (("t", 20), ("highlight", "linear"), ("beta_start", 1e-3), ("beta_end", 0.05)):
+        before = explorer.renders
+        explorer.controls[name].value = value
+        assert explorer.renders == before + 1, name
+    shown = _axis(explorer.figure, "linear").images[0].get_array()
+    ab = _alphabar_linear(200, explorer.controls["beta_start"].value, explorer.controls["beta_end"].value)[20]
+    eps = (shown - np.sqrt(ab) * image.numpy()) / np.sqrt(1 - ab)
+    explorer.controls["t"].value = 100  # the same noise, further along
+    ab100 = _alphabar_linear(200, explorer.controls["beta_start"].value, explorer.controls["beta_end"].value)[100]
+    np.testing.assert_allclose(_axis(explorer.figure, "linear").images[0].get_array(),
+                               np.sqrt(ab100) * image.numpy() + np.sqrt(1 - ab100) * eps, rtol=1e-3, atol=1e-4)
+    explorer.controls["T"].value = 50  # t = 100 no longer exists: the slider's range shrinks and t with it
+    assert explorer.controls["t"].max == 49 and explorer.controls["t"].value == 49
+    assert "t = 49 (T = 50)" in explorer.figure._suptitle.get_text()
+    assert plt.get_fignums() == [explorer.figure.number]
+    with pytest.raises(ValueError, match="the sliders' ranges"):
+        widgets.schedule_explorer(image, beta_start=0.01, beta_end=0.02)
+
+
+def _image_trajectory(S=4, B=3, H=5, W=6):
+    """A hand-made trajectory whose frame i holds the value -1 + 0.4 i (x_t) and its negative (x0s)."""
+    ts = torch.arange(S - 1, -1, -1) * 10 + 9  # 39, 29, 19, 9 for S = 4
+    levels = (-1 + 0.4 * torch.arange(S + 1).float()).view(-1, 1, 1, 1, 1)
+    xs = levels.expand(S + 1, B, 1, H, W) + torch.linspace(0, 0.1, W)  # (S+1, B, 1, H, W)
+    return D.Trajectory(ts, xs.clone(), -xs[:S].clone())
+
+
+def test_render_reverse_shows_x_t_and_the_x0_estimate_of_a_frame():
+    traj = _image_trajectory()
+    fig = widgets.render_reverse(traj, 2, n=2)
+    unit = lambda a: np.clip((a.numpy() + 1) / 2, 0, 1)  # [-1, 1] -> [0, 1]
+    np.testing.assert_allclose(_axis(fig, "x_t").images[0].get_array(), image_grid(unit(traj.xs[2, :2]), nrow=2), rtol=1e-6)
+    np.testing.assert_allclose(_axis(fig, "x0_hat").images[0].get_array(), image_grid(unit(traj.x0s[2, :2]), nrow=2), rtol=1e-6)
+    assert "t = 19" in fig._suptitle.get_text()
+    last = widgets.render_reverse(traj, 4)  # the final sample (next to the last estimate)
+    np.testing.assert_allclose(_axis(last, "x_t").images[0].get_array(), image_grid(unit(traj.xs[4]), nrow=3), rtol=1e-6)
+    np.testing.assert_allclose(_axis(last, "x0_hat").images[0].get_array(), image_grid(unit(traj.x0s[3]), nrow=3), rtol=1e-6)
+    assert "final sample" in last._suptitle.get_text()
+
+
+def test_render_reverse_draws_a_real_sampler_trajectory():
+    d = D.GaussianDiffusion(D.linear_beta_schedule(40))
+    x, traj = d.sample(lambda x, t: 0.1 * x, (4, 1, 6, 6), return_trajectory=True, every=8)
+    fig = widgets.render_reverse(traj, 1)
+    assert "t = 31" in fig._suptitle.get_text()
+    x, traj = d.ddim_sample(lambda x, t: 0.1 * x, (4, 6, 6), steps=5, return_trajectory=True)  # (S+1, B, H, W)
+    widgets.render_reverse(traj, len(traj))
+
+
+def test_render_reverse_for_points_keeps_one_view():
+    g = torch.Generator().manual_seed(0)
+    S, B = 3, 50
+    xs = torch.randn(S + 1, B, 2, generator=g) * torch.linspace(3, 0.5, S + 1).view(-1, 1, 1)
+    traj = D.Trajectory(torch.tensor([20, 10, 0]), xs, 0.5 * xs[:S])
+    reference = torch.randn(30, 2, generator=g)
+    first = widgets.render_reverse(traj, 0, reference=reference)
+    np.testing.assert_allclose(_axis(first, "x_t").collections[-1].get_offsets(), xs[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_axis(first, "x0_hat").collections[-1].get_offsets(), 0.5 * xs[0].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_axis(first, "x_t").collections[0].get_offsets(), reference.numpy(), rtol=1e-6)
+    later = widgets.render_reverse(traj, 2, reference=reference)
+    assert _axis(first, "x_t").get_xlim() == _axis(later, "x_t").get_xlim()  # the same view for every frame
+    assert _axis(first, "x_t").get_ylim() == _axis(later, "x_t").get_ylim()
+    fixed = widgets.render_reverse(traj, 1, lim=(-1, 1, -2, 2))
+    assert _axis(fixed, "x0_hat").get_xlim() == (-1, 1) and _axis(fixed, "x0_hat").get_ylim() == (-2, 2)
+
+
+def test_render_reverse_rejects_bad_inputs():
+    traj = _image_trajectory()
+    with pytest.raises(ValueError, match=r"index must be an integer frame in 0 \.\. 4"):
+        widgets.render_reverse(traj, 5)
+    with pytest.raises(ValueError, match=r"index must be an integer frame"):
+        widgets.render_reverse(traj, -1)
+    with pytest.raises(ValueError, match="trajectory must be a diffusion.Trajectory"):
+        widgets.render_reverse(traj.xs, 0)
+    with pytest.raises(ValueError, match=r"xs \(S\+1, B, \.\.\.\)"):
+        widgets.render_reverse(D.Trajectory(traj.ts, traj.xs[:3], traj.x0s), 0)
+    with pytest.raises(ValueError, match=r"2-D points \(S\+1, B, 2\) or grayscale images"):
+        widgets.render_reverse(D.Trajectory(torch.tensor([1, 0]), torch.zeros(3, 4, 3), torch.zeros(2, 4, 3)), 0)
+    with pytest.raises(ValueError, match=r"2-D points \(S\+1, B, 2\) or grayscale images"):
+        widgets.render_reverse(D.Trajectory(torch.tensor([0]), torch.zeros(2, 4, 3, 5, 5), torch.zeros(1, 4, 3, 5, 5)), 0)
+
+
+def test_reverse_explorer_slides_from_noise_to_the_sample_labelled_by_t():
+    traj = _image_trajectory()
+    explorer = widgets.reverse_explorer(traj, n=3)
+    slider = explorer.controls["index"]
+    assert [label for label, _ in slider.options] == ["t = 39", "t = 29", "t = 19", "t = 9", "final sample"]
+    assert slider.value == 0 and explorer.renders == 1
+    slider.value = 3
+    assert explorer.renders == 2 and "t = 9" in explorer.figure._suptitle.get_text()
+    slider.value = 4
+    assert explorer.renders == 3 and "final sample" in explorer.figure._suptitle.get_text()
+    points = D.Trajectory(torch.tensor([1, 0]), torch.randn(3, 20, 2), torch.randn(2, 20, 2))
+    explorer = widgets.reverse_explorer(points, reference=torch.randn(10, 2))
+    lim = _axis(explorer.figure, "x_t").get_xlim()
+    explorer.controls["index"].value = 2
+    assert _axis(explorer.figure, "x_t").get_xlim() == lim
+    np.testing.assert_allclose(_axis(explorer.figure, "x_t").collections[-1].get_offsets(), points.xs[2].numpy())
+
+
+def test_forward_chain_runs_q_step_step_by_step():
+    d = D.GaussianDiffusion(D.linear_beta_schedule(30, 1e-3, 0.5))
+    points = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
+    ts, xs = widgets.forward_chain(points, d, [29, 0, 10, 10], seed=5)
+    assert ts.tolist() == [0, 10, 29] and xs.shape == (3, 40, 2)
+    g, x, kept = torch.Generator().manual_seed(5), points.clone(), []
+    for t in range(30):
+        eps = torch.randn(40, 2, generator=g)
+        x = (1 - d.betas[t].item()) ** 0.5 * x + d.betas[t].item() ** 0.5 * eps  # sqrt(1 - beta) x + sqrt(beta) eps
+        kept.append(x)
+    torch.testing.assert_close(xs, torch.stack([kept[0], kept[10], kept[29]]))
+    # by the last step the cloud is N(0, I)
+    big = torch.randn(4000, 2) * 0.3 + 2
+    _, last = widgets.forward_chain(big, d, [29])
+    assert last[0].mean(0).abs().max() < 0.1 and (torch.cov(last[0].T) - torch.eye(2)).abs().max() < 0.1
+    with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 29"):
+        widgets.forward_chain(points, d, [30])
+
+
+def test_render_forward_toy_draws_the_chain_state_over_the_prior():
+    d = D.GaussianDiffusion(D.linear_beta_schedule(100))
+    points = torch.randn(60, 2, generator=torch.Generator().manual_seed(1)) * 0.2 + torch.tensor([1.0, -1.0])
+    chain = widgets.forward_chain(points, d, [0, 40, 99], seed=2)
+    fig = widgets.render_forward_toy(points, d, 40, chain=chain)
+    ax = _axis(fig, "forward")
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), chain[1][1].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), points.numpy(), rtol=1e-6)
+    circles = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(circles) == 3  # N(0, I) at 1, 2, 3 sigma
+    np.testing.assert_allclose(np.hypot(*circles[0].get_xydata().T), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(_axis(fig, "alphabar").get_lines()[0].get_ydata(), _alphabar_linear(100), rtol=1e-5)
+    # without a chain: the same seed runs the same chain
+    alone = widgets.render_forward_toy(points, d, 40, seed=2)
+    np.testing.assert_allclose(_axis(alone, "forward").collections[-1].get_offsets(), chain[1][1].numpy(), rtol=1e-6)
+    assert _axis(alone, "forward").get_xlim() == ax.get_xlim()
+    with pytest.raises(ValueError, match="t = 41 is not a step kept in the chain"):
+        widgets.render_forward_toy(points, d, 41, chain=chain)
+    with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 99"):
+        widgets.render_forward_toy(points, d, 100)
+    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
+        widgets.render_forward_toy(torch.zeros(10, 3), d, 5)
+
+
+def test_forward_explorer_slides_along_one_cached_chain():
+    d = D.GaussianDiffusion(D.linear_beta_schedule(100))
+    points = torch.randn(60, 2, generator=torch.Generator().manual_seed(1))
+    explorer = widgets.forward_explorer(points, d, steps=12, seed=2)
+    slider = explorer.controls["t"]
+    keep = [t for _, t in slider.options]
+    assert len(keep) == 12 and keep[0] == 0 and keep[-1] == 99 and slider.options[1] == ("9", 9)
+    assert explorer.renders == 1
+    slider.value = 18
+    assert explorer.renders == 2
+    ts, xs = widgets.forward_chain(points, d, [18], seed=2)
+    np.testing.assert_allclose(_axis(explorer.figure, "forward").collections[-1].get_offsets(), xs[0].numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"steps must be an integer in 2 \.\. 100"):
+        widgets.forward_explorer(points, d, steps=1)
