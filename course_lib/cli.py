@@ -1,8 +1,12 @@
-"""The `course` command: build the lessons from their sources, run a lesson headless.
+"""The `course` command: build the lessons from their sources, run a lesson headless, grade a class.
 
     course list
     course build [--check] [--execute [NN ...]]
     course run NN [--lesson] [-p NAME VALUE ...] [--out DIR] [--fast] [--kernel NAME] [--timeout S]
+    course grade NN SUBMISSION... [--out DIR] [--jobs N] [--timeout S] [--cell-timeout S] [-p NAME VALUE ...]
+                 [--points FILE.yaml] [--memory-limit MB] [--shard I/N] [--feedback] [--full] [--regrade]
+    course grade --merge DIR... --out DIR [--points FILE.yaml] [--feedback]
+    course feedback DIR [--id ID ...]
 
 Errors a user can cause (unknown lesson, bad parameter, missing kernel) end with one line on
 stderr and exit status 2; a notebook that fails while running ends with exit status 1.
@@ -18,6 +22,7 @@ import time
 from pathlib import Path
 
 from . import build as nbbuild
+from . import grading
 
 
 class UsageError(Exception):
@@ -162,6 +167,77 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_grade(args) -> int:
+    if args.merge:
+        return _merge(args)
+    _require("papermill")
+    _require("nbclient")
+    if not args.lesson:
+        raise UsageError("which lesson? course grade NN SUBMISSION... (a notebook, or a folder of them)")
+    root = nbbuild.find_root()
+    lesson = _lesson(root, args.lesson)
+    if not args.submissions:
+        raise UsageError(f"no submissions given: course grade {lesson.number} SUBMISSION... "
+                         "(a notebook, or a folder with one notebook or one folder per student)")
+    try:
+        exercises = grading.lesson_exercises(lesson.number)
+    except ValueError:
+        raise UsageError(f"lesson {lesson.number} has no exercise checks to grade with") from None
+    if args.points:
+        exercises = grading.load_points(Path(args.points), exercises)
+    for name in ("jobs", "timeout", "cell_timeout"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name):g}")
+    if args.memory_limit < 0:
+        raise UsageError(f"--memory-limit must be a number of MB (0 for no limit), got {args.memory_limit}")
+    shard = grading.parse_shard(args.shard) if args.shard is not None else None
+    nb = nbbuild.read_notebook(lesson.path("lessons", ".ipynb"))
+    defaults = notebook_parameters(nb)
+    params = {k: v for k, v in defaults.items() if v is not None}  # every submission runs with the same settings
+    params.update(parse_parameters(args.parameters, defaults, f"lesson {lesson.number}"))
+    kernel = args.kernel or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+    _check_kernel(kernel)
+    out = Path(args.out or Path("grades") / lesson.stem)
+    subs = grading.find_submissions(args.submissions, lesson.stem, exclude=out)
+    settings = grading.GradeSettings(
+        lesson=lesson.number, slug=lesson.slug, kernel=kernel, parameters=params, lesson_parameters=tuple(defaults),
+        fast=not args.full, timeout=args.timeout, cell_timeout=args.cell_timeout, memory_limit_mb=args.memory_limit,
+    )
+    return grading.grade(subs, out, settings, exercises, jobs=args.jobs, shard=shard, regrade=args.regrade,
+                         feedback=args.feedback)
+
+
+def _merge(args) -> int:
+    dirs = [Path(d) for d in ([args.lesson] if args.lesson else []) + args.submissions]
+    if not dirs:
+        raise UsageError("--merge needs the output folders of the shards: course grade --merge DIR... --out DIR")
+    if not args.out:
+        raise UsageError("--merge needs --out DIR, the folder for the merged report")
+    for d in dirs:
+        if not (d / "grades.json").is_file():
+            raise UsageError(f"{d} holds no grades.json: give the --out folders of the shards")
+    exercises = grading.load_points(Path(args.points), grading.Report.load(dirs[0]).exercises) if args.points else None
+    report = grading.merge(dirs, Path(args.out), exercises)
+    for line in report.summary_lines():
+        print(line)
+    print(f"  merged {len(dirs)} folders into {Path(args.out) / 'grades.csv'} (details in grades.json)")
+    if args.feedback:
+        print(f"  feedback for {grading.write_feedback(report)} students in {Path(args.out) / 'feedback'}")
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    report = grading.Report.load(Path(args.out))
+    n = grading.write_feedback(report, args.ids or None)
+    if args.ids and n < len(args.ids):
+        known = {r["id"] for r in report.rows}
+        missing = [i for i in args.ids if i not in known]
+        if missing:
+            raise UsageError(f"no graded submission with id {', '.join(map(repr, missing))} in {args.out}")
+    print(f"wrote feedback for {n} student{'s' if n != 1 else ''} in {Path(args.out) / 'feedback'}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- entry point
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course", description="Deep generative models course: build and run the lessons.")
@@ -185,6 +261,34 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--kernel", help="Jupyter kernel (default: the notebook's)")
     r.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default 1800)")
     r.set_defaults(func=cmd_run)
+
+    g = sub.add_parser("grade", help="grade students' notebooks of a lesson: run each, re-run the checks, write grades.csv",
+                       description="Grade a lesson's submissions: each runs in a fresh kernel with the grading "
+                                   "parameters, then the grader re-runs every check on the student's own functions.")
+    g.add_argument("lesson", nargs="?", metavar="NN", help="lesson number (with --merge: the first folder to merge)")
+    g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
+                   help="a notebook, or a folder with one notebook (or one folder) per student; the id is the name")
+    g.add_argument("--out", help="output folder (default: grades/NN_topic); a second run there keeps unchanged grades")
+    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once, each in its own process and kernel (default 1)")
+    g.add_argument("--timeout", type=float, default=600, help="seconds allowed for a whole notebook (default 600)")
+    g.add_argument("--cell-timeout", type=float, default=300, help="seconds allowed per cell (default 300)")
+    g.add_argument("--memory-limit", type=int, default=4096, metavar="MB",
+                   help="stop a kernel using more memory than this (default 4096; 0: no limit)")
+    g.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="set a parameter for every submission (default: the lesson's)")
+    g.add_argument("--points", metavar="FILE.yaml", help="points per exercise, e.g. 'reconstruction_loss: 2' (default: 1 each)")
+    g.add_argument("--feedback", action="store_true", help="also write a markdown report per student in OUT/feedback/")
+    g.add_argument("--shard", metavar="I/N", help="grade only shard I of N (deterministic), for spreading a class over machines")
+    g.add_argument("--merge", action="store_true", help="join the --out folders of shards: course grade --merge DIR... --out DIR")
+    g.add_argument("--full", action="store_true", help="the lesson's real training sizes (default: COURSE_FAST=1)")
+    g.add_argument("--kernel", help="Jupyter kernel (default: the lesson's; never the student's)")
+    g.add_argument("--regrade", action="store_true", help="grade everything again, even unchanged files graded before")
+    g.set_defaults(func=cmd_grade)
+
+    f = sub.add_parser("feedback", help="write each student's markdown report from a grading folder")
+    f.add_argument("out", metavar="DIR", help="the --out folder of course grade")
+    f.add_argument("--id", dest="ids", nargs="+", metavar="ID", help="only these students")
+    f.set_defaults(func=cmd_feedback)
     return p
 
 
@@ -192,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, nbbuild.BuildError) as err:
+    except (UsageError, nbbuild.BuildError, grading.GradingError) as err:
         print(f"course: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
