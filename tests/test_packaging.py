@@ -48,3 +48,13 @@ def test_python_version_and_console_script():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.10"
     assert project["scripts"]["course"] == "course_lib.cli:main"
+
+
+def test_every_subpackage_of_course_lib_is_packaged():
+    """A wheel (what Colab's pip install builds) must hold course_lib.exercises and any later subpackage."""
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    packaged = set(find_packages(where=ROOT, include=config["packages"]["find"]["include"]))
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "course_lib").rglob("__init__.py")}
+    assert on_disk <= packaged, f"not packaged: {sorted(on_disk - packaged)}"
