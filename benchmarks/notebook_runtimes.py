@@ -12,6 +12,8 @@ never mixed up. Kernel start-up is included: it is part of what a student waits 
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import platform
 import sys
@@ -31,6 +33,26 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU cores ({cpu}){gpu}; Python {platform.python_version()}, torch {torch.__version__}"
 
 
+def run_solution(number: str, params: dict, fast: bool = False) -> tuple[dict, float]:
+    """Execute lesson `number`'s solution in a fresh kernel (temporary folder); return (notebook, seconds)."""
+    os.environ["COURSE_FAST"] = "1" if fast else "0"
+    src = find_lessons(find_root())[number].path("solutions", ".ipynb")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / src.name
+        start = time.perf_counter()
+        papermill.execute_notebook(str(src), str(out), parameters=params, cwd=tmp, progress_bar=False, log_output=False)
+        return json.loads(out.read_text()), time.perf_counter() - start
+
+
+def benchmark_args(description: str, argv: list[str] | None) -> dict:
+    """Parse `--device D -p NAME VALUE ...` into the notebook's parameters."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--device", default="auto")
+    p.add_argument("-p", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    args = p.parse_args(argv)
+    return {"DEVICE": args.device, **{k: ast.literal_eval(v) for k, v in args.parameters}}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("lessons", nargs="*", help="lesson numbers (default: all)")
@@ -40,18 +62,13 @@ def main(argv: list[str] | None = None) -> int:
 
     lessons = find_lessons(find_root())
     chosen = [lessons[n.zfill(2)] for n in args.lessons] if args.lessons else list(lessons.values())
-    os.environ["COURSE_FAST"] = "1" if args.fast else "0"
     print(f"machine: {machine()}")
     print(f"settings: {'COURSE_FAST=1' if args.fast else 'defaults'}, DEVICE={args.device!r}\n")
     print("| lesson | notebook | seconds |")
     print("|---|---|---|")
-    with tempfile.TemporaryDirectory() as tmp:
-        for lesson in chosen:
-            src = lesson.path("solutions", ".ipynb")
-            start = time.perf_counter()
-            papermill.execute_notebook(str(src), str(Path(tmp) / src.name), parameters={"DEVICE": args.device},
-                                       cwd=tmp, progress_bar=False, log_output=False)
-            print(f"| {lesson.number} | solutions/{src.name} | {time.perf_counter() - start:.0f} |", flush=True)
+    for lesson in chosen:
+        _, seconds = run_solution(lesson.number, {"DEVICE": args.device}, fast=args.fast)
+        print(f"| {lesson.number} | solutions/{lesson.stem}.ipynb | {seconds:.0f} |", flush=True)
     return 0
 
 

@@ -10,38 +10,19 @@ bits per dimension), the test ELBO, and the reference (92.9 nats), plus the note
 
 from __future__ import annotations
 
-import argparse
-import ast
-import json
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import papermill
-
-from course_lib.build import find_lessons, find_root
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import machine  # noqa: E402
+from notebook_runtimes import benchmark_args, machine, run_solution  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="auto")
-    p.add_argument("-p", dest="parameters", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    args = p.parse_args(argv)
-    params = {"DEVICE": args.device, **{k: ast.literal_eval(v) for k, v in args.parameters}}
-    os.environ["COURSE_FAST"] = "0"
-    src = find_lessons(find_root())["02"].path("solutions", ".ipynb")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / src.name
-        start = time.perf_counter()
-        papermill.execute_notebook(str(src), str(out), parameters=params, cwd=tmp, progress_bar=False, log_output=False)
-        runtime = time.perf_counter() - start
-        (report,) = read_reports(json.loads(out.read_text()))
+    params = benchmark_args(__doc__.splitlines()[0], argv)
+    notebook, runtime = run_solution("02", params)
+    (report,) = read_reports(notebook)
     print(f"machine: {machine()}")
     print(f"parameters: {params}")
     print(f"test NLL (K={int(report['importance_samples'])}): {report['test_iw_nll_nats']:.2f} nats/image "
