@@ -440,6 +440,7 @@ def grade(submissions: list[Submission], out: Path, settings: GradeSettings, exe
           echo: Callable[[str], None] = print) -> int:
     """Grade the submissions into `out`; 0 when done, 1 when the grader failed on some, 130 when interrupted."""
     started = time.monotonic()
+    out = Path(out).resolve()  # each kernel works in a folder of its own: every path it is handed must be absolute
     total_inputs = len(submissions)
     if shard:
         submissions = select_shard(submissions, shard)
@@ -543,7 +544,7 @@ def _task(sub: Submission, out: Path, settings: GradeSettings, exercises: list[E
         if var not in os.environ:
             env[var] = threads
     return {
-        "id": sub.id, "safe_id": sid, "path": str(sub.path), "lesson": settings.lesson, "kernel": settings.kernel,
+        "id": sub.id, "safe_id": sid, "path": str(Path(sub.path).resolve()), "lesson": settings.lesson, "kernel": settings.kernel,
         "exercises": [[ex.key, ex.name, ex.kind] for ex in exercises], "parameters": settings.parameters,
         "lesson_parameters": list(settings.lesson_parameters), "env": env, "timeout": settings.timeout,
         "cell_timeout": settings.cell_timeout, "check_timeout": CHECK_TIMEOUT_S,

@@ -536,3 +536,16 @@ for i in range(4):
     assert "line 5: return x + undefined_name" in verdicts["01.gaussian_corruption"]["message"]  # the student's line
     assert verdicts["01.masking_corruption"]["status"] == "failed"
     assert "running your `def masking_corruption` (code cell 7, line 6) raised NameError" in verdicts["01.masking_corruption"]["message"]
+
+
+def test_relative_paths_from_the_instructors_folder(tmp_path):
+    """`course grade 01 subs --out grades` run where the submissions are, as the README shows: the kernel
+    works in a folder of its own, so the grader must hand it absolute paths (a relative --out once lost
+    every verdict: 0 points for a correct notebook)."""
+    subs.write(subs.short(subs.read(subs.SOLUTION)), tmp_path / "subs" / "ada.ipynb")
+    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "grade", "01", "subs", "--out", "grades"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "COURSE_FAST": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (row,) = read_csv(tmp_path / "grades")
+    assert (row["id"], row["status"], row["total"]) == ("ada", "graded", "4"), row
