@@ -1,17 +1,20 @@
 """Autoencoders: encoder g_phi, decoder f_theta, the reconstruction loss, and corruption processes.
 
-Reads top-down: config -> model -> loss -> corruption M(x~|x) -> uses (denoising, inpainting).
+Reads top-down: config -> model -> loss -> corruption M(x~|x) -> uses (denoising, inpainting) ->
+the latent space (codes of a dataset, paths between two codes).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from .core.devices import model_device
+from .core.validation import choice, integer, number, same_shape
 from .layers import MLP
 
 
@@ -83,8 +86,7 @@ def reconstruction_loss(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
     Args:
         x, x_hat: tensors of the same shape (B, ...).
     """
-    if x.shape != x_hat.shape:
-        raise ValueError(f"x and x_hat must have the same shape, got {tuple(x.shape)} and {tuple(x_hat.shape)}")
+    same_shape(x, x_hat, "x and x_hat")
     B = x.shape[0]
     return (x - x_hat).pow(2).reshape(B, -1).sum(dim=1).mean()  # (1/n) sum_i ||x_i - x^_i||^2
 
@@ -104,12 +106,6 @@ def denoising_loss(corrupt: Callable[[torch.Tensor], torch.Tensor]) -> Callable[
 
 
 # ----------------------------------------------------------------------------- corruption M(x~|x)
-def _check_level(name: str, value: float, upper: float | None = None) -> None:
-    if not isinstance(value, (int, float)) or value < 0 or (upper is not None and value > upper):
-        bound = f"in [0, {upper}]" if upper is not None else ">= 0"
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
-
-
 def gaussian_corruption(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Additive Gaussian noise x~ = x + sigma * eps, eps ~ N(0, I); mean x, variance sigma^2.
 
@@ -118,7 +114,7 @@ def gaussian_corruption(x: torch.Tensor, sigma: float, generator: torch.Generato
         sigma: noise standard deviation >= 0.
         generator: optional torch.Generator on x's device, for reproducible noise.
     """
-    _check_level("sigma", sigma)
+    number(sigma, "sigma", lo=0)
     eps = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x + sigma * eps  # x~ = x + sigma eps
 
@@ -131,7 +127,7 @@ def masking_corruption(x: torch.Tensor, p: float, generator: torch.Generator | N
         p: drop probability in [0, 1]; E[x~] = (1 - p) x.
         generator: optional torch.Generator on x's device.
     """
-    _check_level("p", p, 1.0)
+    number(p, "p", lo=0, hi=1)
     u = torch.rand(x.shape, generator=generator, device=x.device)
     keep = (u >= p).to(x.dtype)  # Bernoulli(1 - p)
     return x * keep
@@ -175,13 +171,58 @@ def inpaint(model: nn.Module, x_masked: torch.Tensor, known: torch.Tensor, steps
 @torch.no_grad()
 def encode_all(model: Autoencoder, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Codes of a whole dataset on the model's device, returned on the CPU. Args: x (N, C, H, W)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     return torch.cat([model.encode(x[i : i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
 
 
 @torch.no_grad()
 def reconstruction_error(model: nn.Module, x: torch.Tensor, x_in: torch.Tensor | None = None) -> float:
     """Mean over images of ||x - f(g(x_in))||^2 (x_in defaults to x; pass a corrupted copy to test denoising)."""
-    device = next(model.parameters()).device
+    device = model_device(model)
     x_in = x if x_in is None else x_in
     return float(reconstruction_loss(x.to(device), model(x_in.to(device))))
+
+
+# ----------------------------------------------------------------------------- the latent space
+INTERPOLATIONS = ("linear", "slerp")
+
+
+def interpolate(z_a: Any, z_b: Any, alphas: Any, mode: str = "linear", eps: float = 1e-6) -> torch.Tensor:
+    """Points along the path from z_a (alpha 0) to z_b (alpha 1), linear or spherical.
+
+    slerp(a) = sin((1 - a) w) / sin(w) z_a + sin(a w) / sin(w) z_b, with w the angle between
+    z_a and z_b; it falls back to lerp when sin(w) < eps ((anti)parallel or zero vectors).
+
+    Args:
+        z_a: (d,) start code.
+        z_b: (d,) end code.
+        alphas: (K,) positions along the path (a scalar counts as K = 1).
+        mode: "linear" or "slerp".
+        eps: threshold on sin(w) below which slerp falls back to lerp.
+    Returns:
+        (K, d) codes, with the dtype and device of z_a (float32 if z_a is not floating).
+    """
+    choice(mode, "mode", INTERPOLATIONS)
+    z_a, z_b = torch.as_tensor(z_a), torch.as_tensor(z_b)
+    if z_a.ndim != 1 or z_a.shape != z_b.shape:
+        raise ValueError(
+            f"z_a and z_b must be vectors of the same shape (d,), got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
+        )
+    dtype = z_a.dtype if z_a.is_floating_point() else torch.float32
+    a64 = z_a.to(torch.float64)
+    b64 = z_b.to(a64.device, torch.float64)
+    t = torch.as_tensor(alphas, dtype=torch.float64, device=a64.device)
+    if t.ndim > 1:
+        raise ValueError(f"alphas must be a scalar or a vector (K,), got shape {tuple(t.shape)}")
+    t = t.reshape(-1, 1)  # (K, 1)
+    lerp = (1 - t) * a64 + t * b64  # (K, d)
+    if mode == "linear":
+        return lerp.to(dtype)
+    norms = a64.norm() * b64.norm()
+    cos = (a64 @ b64 / norms).clamp(-1.0, 1.0) if norms > 0 else a64.new_tensor(1.0)
+    omega = torch.arccos(cos)  # angle between z_a and z_b
+    sin = torch.sin(omega)
+    if sin < eps:  # (anti)parallel: the great circle is undefined or degenerate
+        return lerp.to(dtype)
+    path = torch.sin((1 - t) * omega) / sin * a64 + torch.sin(t * omega) / sin * b64  # (K, d)
+    return path.to(dtype)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import html
 import importlib
-import json
 import re
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,9 @@ from typing import Any, Callable
 
 import torch
 
-CHECK_MIME = "application/vnd.course.check+json"
+from .core import records
+from .core.records import CHECK_MIME
+
 RECORD_VERSION = 1
 PASSED, FAILED, NOT_ATTEMPTED = "passed", "failed", "not attempted"
 
@@ -210,14 +211,7 @@ def _student_frame(err: BaseException) -> str:
 
 def read_records(notebook: dict) -> list[dict]:
     """All check records found in the outputs of an executed notebook (nbformat dict or node)."""
-    records = []
-    for cell in notebook.get("cells", []):
-        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            data = out.get("data", {})
-            if CHECK_MIME in data:
-                rec = data[CHECK_MIME]
-                records.append(json.loads(rec) if isinstance(rec, str) else dict(rec))
-    return records
+    return records.read(notebook, CHECK_MIME)
 
 
 # ----------------------------------------------------------------------------- comparisons for tests

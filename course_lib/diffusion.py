@@ -2,7 +2,11 @@
 
 The process is kept apart from the network: `GaussianDiffusion` owns the noise schedule and every
 formula of the forward and reverse processes, and takes the noise-prediction network as an argument
-to each call, `model(x_t, t) -> eps` with `t` an int64 tensor (B,). The network never sees a beta.
+to each call, `model(x_t, t, **model_kwargs) -> eps` with `t` an int64 tensor (B,). The network never
+sees a beta. Sampling is split as a scheduler does it: `step` (DDPM) and `ddim_step` turn one
+prediction eps into the next state, and one loop calls the network and then a step, so both
+samplers share it. Conditioning (class labels, ...) passes through `model_kwargs` untouched, so
+classifier-free guidance is a wrapper around the model, not a sampler option.
 
 Time steps are 0-based indices t = 0 .. T-1 into the schedule, so index t is the paper's step t + 1:
 `q_sample(x0, t=0)` adds the first step's noise beta_1, and the sampler's last step (t = 0) maps x_1
@@ -12,20 +16,23 @@ to x_0 without adding noise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
-NoiseModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from .core.devices import model_device, model_dtype
+from .core.validation import choice, integer, number, same_shape
+
+NoiseModel = Callable[..., torch.Tensor]  # model(x_t (B, ...), t (B,), **model_kwargs) -> eps (B, ...)
 SIGMAS = ("beta", "beta_tilde")
 
 
 # ----------------------------------------------------------------------------- schedules
 def linear_beta_schedule(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
     """Betas rising linearly from beta_start to beta_end over T steps (Ho et al.), float64 (T,)."""
-    _check_T(T)
+    T = integer(T, "T", lo=1, hint=" (the number of steps)")
     if not 0.0 < beta_start <= beta_end < 1.0:
         raise ValueError(f"expected 0 < beta_start <= beta_end < 1, got beta_start={beta_start!r}, beta_end={beta_end!r}")
     return torch.linspace(beta_start, beta_end, T, dtype=torch.float64)
@@ -37,9 +44,9 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> t
     alphabar(t) = f(t) / f(0) with f(t) = cos^2(((t / T) + s) / (1 + s) * pi / 2), and
     beta_t = 1 - alphabar(t) / alphabar(t - 1), capped at max_beta (the last steps would reach 1).
     """
-    _check_T(T)
-    if s < 0 or not 0.0 < max_beta < 1.0:
-        raise ValueError(f"expected s >= 0 and 0 < max_beta < 1, got s={s!r}, max_beta={max_beta!r}")
+    T = integer(T, "T", lo=1, hint=" (the number of steps)")
+    number(s, "s", lo=0)
+    number(max_beta, "max_beta", lo=0, hi=1, lo_open=True, hi_open=True)
     steps = torch.arange(T + 1, dtype=torch.float64) / T
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2  # f(t), t = 0 .. T
     alphabar = f / f[0]
@@ -47,9 +54,13 @@ def cosine_beta_schedule(T: int, s: float = 0.008, max_beta: float = 0.999) -> t
     return betas.clamp(max=max_beta)
 
 
-def _check_T(T: int) -> None:
-    if not isinstance(T, int) or isinstance(T, bool) or T < 1:
-        raise ValueError(f"T must be a positive number of steps, got {T!r}")
+SCHEDULES = ("linear", "cosine")
+
+
+def schedule_alphabars(T: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> dict[str, torch.Tensor]:
+    """alphabar_t (T,) float64 of the linear (beta_start .. beta_end) and the cosine schedule, by name."""
+    betas = {"linear": linear_beta_schedule(T, beta_start, beta_end), "cosine": cosine_beta_schedule(T)}
+    return {kind: torch.cumprod(1 - b, 0) for kind, b in betas.items()}  # alphabar_t = prod_{s<=t} (1 - beta_s)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -62,6 +73,12 @@ def _gather(a: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 def _randn(shape: Sequence[int], generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
     """Standard normal noise drawn on the CPU (the same under a seed on every device), moved to like's device."""
     return torch.randn(tuple(shape), generator=generator, dtype=like.dtype).to(like.device)
+
+
+def _like(model: NoiseModel, device: str | torch.device | None) -> torch.Tensor:
+    """An empty tensor with the model's dtype on the requested device (default: the model's; a plain function: cpu)."""
+    where = model_device(model) if device is None else torch.device(device)
+    return torch.empty((), dtype=model_dtype(model), device=where)
 
 
 @dataclass
@@ -84,9 +101,7 @@ class Trajectory:
 
 class _Recorder:
     def __init__(self, every: int, last: int):
-        if not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
-        self.every, self.last = every, last
+        self.every, self.last = integer(every, "every", lo=1), last
         self.ts, self.xs, self.x0s = [], [], []
 
     def add(self, i: int, t: int, x: torch.Tensor, x0: torch.Tensor) -> None:
@@ -96,7 +111,11 @@ class _Recorder:
             self.x0s.append(x0.detach().cpu())
 
     def done(self, x: torch.Tensor) -> Trajectory:
-        return Trajectory(torch.tensor(self.ts), torch.stack(self.xs + [x.detach().cpu()]), torch.stack(self.x0s))
+        return Trajectory(torch.tensor(self.ts), torch.stack([*self.xs, x.detach().cpu()]), torch.stack(self.x0s))
+
+
+# A step of a sampling loop: (index i in the loop, step t, prediction eps, state x_t) -> (next state, x0 estimate)
+Update = Callable[[int, int, torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 # ----------------------------------------------------------------------------- the process
@@ -113,9 +132,7 @@ class GaussianDiffusion:
         betas = torch.as_tensor(betas, dtype=torch.float64).detach().cpu()
         if betas.ndim != 1 or len(betas) < 1 or not ((betas > 0) & (betas < 1)).all():
             raise ValueError(f"betas must be a 1-D schedule of values in (0, 1), got {tuple(betas.shape)} values")
-        if sigma not in SIGMAS:
-            raise ValueError(f"sigma must be one of {SIGMAS}, got {sigma!r}")
-        self.T, self.sigma = len(betas), sigma
+        self.T, self.sigma = len(betas), choice(sigma, "sigma", SIGMAS)
         self.betas = betas
         self.alphas = 1.0 - betas  # alpha_t = 1 - beta_t
         self.alphabar = torch.cumprod(self.alphas, 0)  # alphabar_t = prod_{s<=t} alpha_s
@@ -133,7 +150,6 @@ class GaussianDiffusion:
         """Signal-to-noise ratio of x_t given x_0: alphabar_t / (1 - alphabar_t), (T,)."""
         return self.alphabar / (1 - self.alphabar)
 
-    # -- argument checks
     def _t(self, t: int | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """t as an int64 tensor (B,) on x's device, checked to lie in 0 .. T-1."""
         if x.ndim < 1:
@@ -147,11 +163,6 @@ class GaussianDiffusion:
             raise ValueError(f"t must lie in 0 .. {self.T - 1} (T = {self.T}), got values {int(t.min())} .. {int(t.max())}")
         return t.long().to(x.device)
 
-    @staticmethod
-    def _same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
-        if a.shape != b.shape:
-            raise ValueError(f"{names} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
-
     # -- forward process
     def q_sample(self, x0: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """Sample x_t ~ q(x_t | x_0) in one step.
@@ -162,19 +173,39 @@ class GaussianDiffusion:
         """
         t = self._t(t, x0)
         noise = torch.randn_like(x0) if noise is None else noise
-        self._same_shape(x0, noise, "x0 and noise")
+        same_shape(x0, noise, "x0 and noise")
         return _gather(self.alphabar.sqrt(), t, x0) * x0 + _gather((1 - self.alphabar).sqrt(), t, x0) * noise  # sqrt(ab) x0 + sqrt(1-ab) eps
 
     def q_step(self, x_prev: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """One forward step x_t ~ q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)."""
         t = self._t(t, x_prev)
         noise = torch.randn_like(x_prev) if noise is None else noise
-        self._same_shape(x_prev, noise, "x_prev and noise")
+        same_shape(x_prev, noise, "x_prev and noise")
         return _gather(self.alphas.sqrt(), t, x_prev) * x_prev + _gather(self.betas.sqrt(), t, x_prev) * noise
+
+    def q_chain(self, x0: torch.Tensor, keep: Sequence[int], generator: torch.Generator | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the forward process step by step from x0, keeping the states at the steps `keep`.
+
+        Args:
+            x0: (B, ...) data (the first step, t = 0, noises it once). keep: steps in 0 .. T-1.
+            generator: draws every step's noise (on the CPU).
+        Returns:
+            (ts (K,) sorted unique int64, xs (K, B, ...)): xs[k] is x_t at t = ts[k].
+        """
+        ts = sorted({integer(t, "t", 0, self.T - 1, what="an integer step", hint=f" (T = {self.T})") for t in keep})
+        if not ts:
+            raise ValueError("keep must name at least one step to keep")
+        x, kept = x0, []
+        for t in range(ts[-1] + 1):
+            x = self.q_step(x, t, _randn(x.shape, generator, x))  # x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) eps
+            if t == ts[len(kept)]:
+                kept.append(x.clone())
+        return torch.tensor(ts), torch.stack(kept)
 
     def q_posterior(self, x0: torch.Tensor, xt: torch.Tensor, t: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean (B, ...) and variance (B, 1, ..., 1) of q(x_{t-1} | x_t, x_0); at t = 0 the variance is 0."""
-        self._same_shape(x0, xt, "x0 and xt")
+        same_shape(x0, xt, "x0 and xt")
         t = self._t(t, xt)
         mean = _gather(self.posterior_coef_x0, t, xt) * x0 + _gather(self.posterior_coef_xt, t, xt) * xt
         return mean, _gather(self.posterior_variance, t, xt)
@@ -182,35 +213,46 @@ class GaussianDiffusion:
     def predict_x0(self, xt: torch.Tensor, t: int | torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """The x_0 implied by a noise estimate: (x_t - sqrt(1 - alphabar_t) eps) / sqrt(alphabar_t)."""
         t = self._t(t, xt)
-        self._same_shape(xt, eps, "xt and eps")
+        same_shape(xt, eps, "xt and eps")
         return (xt - _gather((1 - self.alphabar).sqrt(), t, xt) * eps) / _gather(self.alphabar.sqrt(), t, xt)
 
     # -- training (Algorithm 1)
     def training_loss(self, model: NoiseModel, x0: torch.Tensor, t: torch.Tensor | None = None,
-                      noise: torch.Tensor | None = None) -> torch.Tensor:
+                      noise: torch.Tensor | None = None, model_kwargs: dict | None = None) -> torch.Tensor:
         """The simple loss E ||eps - eps_theta(sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps, t)||^2 (mean over entries).
 
         Args:
-            model: eps_theta(x_t, t). x0: (B, ...) a batch of data. t, noise: drawn uniformly /
-                from N(0, I) when omitted (pass them to make the loss deterministic).
+            model: eps_theta(x_t, t, **model_kwargs). x0: (B, ...) a batch of data. t, noise: drawn
+                uniformly / from N(0, I) when omitted (pass them to make the loss deterministic).
+            model_kwargs: passed to the model as they are, e.g. {"y": labels} (B,) for a conditional one.
         """
         # 1. t ~ Uniform{0, .., T-1}, eps ~ N(0, I)
         t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device) if t is None else self._t(t, x0)
         noise = torch.randn_like(x0) if noise is None else noise
         # 2. noise the data in one step, 3. regress the noise
         xt = self.q_sample(x0, t, noise)
-        return F.mse_loss(model(xt, t), noise)
+        return F.mse_loss(model(xt, t, **(model_kwargs or {})), noise)
 
-    # -- sampling (Algorithm 2)
+    # -- one reverse step, given the network's prediction (what a scheduler does)
     def sigma2(self, t: int | torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """The reverse-process variance sigma_t^2 (B, 1, ..., 1) at step t."""
         table = self.betas if self.sigma == "beta" else self.posterior_variance
         return _gather(table, self._t(t, x), x)
 
-    def _p_step(self, model: NoiseModel, xt: torch.Tensor, t: int | torch.Tensor,
-                noise: torch.Tensor | None, generator: torch.Generator | None, clip: float | None):
+    def step(self, eps: torch.Tensor, xt: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None,
+             clip: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One DDPM step from x_t to x_{t-1} given the predicted noise eps; returns (x_{t-1}, x0 estimate).
+
+        x_{t-1} = (x_t - (1 - alpha_t) / sqrt(1 - alphabar_t) eps) / sqrt(alpha_t) + sigma_t z, with no
+        noise at the last step (t = 0).
+
+        Args:
+            eps: (B, ...) the network's prediction at (x_t, t). xt: (B, ...). t: the step (int or (B,)).
+            noise: z (B, ...); drawn with randn_like when omitted (unused at t = 0).
+            clip: when given, clip the implied x_0 estimate to [-clip, clip] and take the posterior
+                mean from it (equal to the formula above when nothing is clipped).
+        """
         t = self._t(t, xt)
-        eps = model(xt, t)
         x0 = self.predict_x0(xt, t, eps)
         if clip is None:
             # mu = (x_t - (1 - alpha_t) / sqrt(1 - alphabar_t) eps) / sqrt(alpha_t)
@@ -218,52 +260,110 @@ class GaussianDiffusion:
         else:  # the same mean, written through the posterior with the x_0 estimate clipped to the data range
             x0 = x0.clamp(-clip, clip)
             mean, _ = self.q_posterior(x0, xt, t)
-        z = _randn(xt.shape, generator, xt) if noise is None else noise
-        self._same_shape(xt, z, "xt and noise")
+        z = torch.randn_like(xt) if noise is None else noise
+        same_shape(xt, z, "xt and noise")
         nonzero = (t > 0).to(xt.dtype).view(-1, *([1] * (xt.ndim - 1)))  # no noise at the last step
         return mean + nonzero * self.sigma2(t, xt).sqrt() * z, x0
 
-    @torch.no_grad()
-    def p_sample(self, model: NoiseModel, xt: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None, clip: float | None = None) -> torch.Tensor:
-        """One reverse step: x_{t-1} = (x_t - (1 - alpha_t) / sqrt(1 - alphabar_t) eps_theta) / sqrt(alpha_t) + sigma_t z.
+    def ddim_sigma(self, t: int, t_prev: int, eta: float) -> float:
+        """DDIM's noise scale between step t and the earlier step t_prev (-1: after the last step, alphabar = 1).
+
+        sigma = eta * sqrt((1 - alphabar_prev) / (1 - alphabar_t)) * sqrt(1 - alphabar_t / alphabar_prev)
+        """
+        ab, ab_prev = self._alphabar_pair(t, t_prev)
+        return eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+
+    def _alphabar_pair(self, t: int, t_prev: int) -> tuple[float, float]:
+        t = integer(t, "t", 0, self.T - 1, what="an integer step", hint=f" (T = {self.T})")
+        t_prev = integer(t_prev, "t_prev", -1, t - 1, what="an earlier integer step",
+                         hint=" (-1 for the end of sampling)")
+        return float(self.alphabar[t]), (float(self.alphabar[t_prev]) if t_prev >= 0 else 1.0)
+
+    def ddim_step(self, eps: torch.Tensor, xt: torch.Tensor, t: int, t_prev: int, eta: float = 0.0,
+                  noise: torch.Tensor | None = None, clip: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One DDIM step from x_t to x_s, s = t_prev < t (-1: the end), given eps; returns (x_s, x0 estimate).
+
+            x0_hat = (x_t - sqrt(1 - alphabar_t) eps) / sqrt(alphabar_t)
+            x_s = sqrt(alphabar_s) x0_hat + sqrt(1 - alphabar_s - sigma^2) eps + sigma z
+        with sigma from `ddim_sigma` (0 for eta = 0: deterministic). With eta = 1 and consecutive steps
+        this is DDPM with sigma_t^2 = beta~_t.
 
         Args:
-            model: eps_theta. xt: (B, ...) the current state. t: the step (int or (B,)).
-            noise: z (B, ...), drawn when omitted; not used at t = 0, where no noise is added.
-            clip: when given, clip the implied x_0 estimate to [-clip, clip] and take the posterior
-                mean from it (equal to the formula above when nothing is clipped).
+            eps: (B, ...) the network's prediction at (x_t, t). xt: (B, ...). t, t_prev: ints.
+            eta: >= 0. noise: z (B, ...), drawn with randn_like when needed and omitted.
+            clip: clip the x_0 estimate to [-clip, clip] and use the noise consistent with it.
         """
-        return self._p_step(model, xt, t, noise, generator, clip)[0]
+        eta = number(eta, "eta", lo=0, hint=" (0: DDIM, 1: DDPM-like)")
+        ab, ab_prev = self._alphabar_pair(t, t_prev)
+        x0 = self.predict_x0(xt, t, eps)
+        if clip is not None:
+            x0 = x0.clamp(-clip, clip)
+            eps = (xt - math.sqrt(ab) * x0) / math.sqrt(1 - ab)  # the noise consistent with the clipped x0
+        sigma = self.ddim_sigma(t, t_prev, eta)
+        x_next = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
+        if sigma > 0:
+            z = torch.randn_like(xt) if noise is None else noise
+            same_shape(xt, z, "xt and noise")
+            x_next = x_next + sigma * z
+        return x_next, x0
 
-    @torch.no_grad()
-    def sample(self, model: NoiseModel, shape: Sequence[int], generator: torch.Generator | None = None,
-               device: str | torch.device | None = None, clip: float | None = None,
-               return_trajectory: bool = False, every: int = 1) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
-        """Draw samples with DDPM's ancestral sampler (T network calls).
-
-        Args:
-            model: eps_theta. shape: (B, ...) of the samples. generator: seeds x_T and every z (drawn
-                on the CPU, so a seed gives the same samples on any device). device: where to run
-                (default: the model's). clip: see `p_sample`.
-            return_trajectory: also return a `Trajectory` recording every `every`-th step (and the last).
-        """
+    # -- sampling (Algorithm 2): one loop over the network and a step
+    def _loop(self, model: NoiseModel, shape: Sequence[int], ts: Sequence[int], update: Update,
+              generator: torch.Generator | None, device: str | torch.device | None, model_kwargs: dict | None,
+              return_trajectory: bool, every: int) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
         # 1. x_T ~ N(0, I)
         x = _randn(shape, generator, _like(model, device))
-        rec = _Recorder(every, self.T - 1) if return_trajectory else None
-        # 2. for t = T, .., 1: x_{t-1} = mu_theta(x_t, t) + sigma_t z (z = 0 at the last step)
-        for i, t in enumerate(range(self.T - 1, -1, -1)):
-            x_next, x0 = self._p_step(model, x, t, None, generator, clip)
+        rec = _Recorder(every, len(ts) - 1) if return_trajectory else None
+        kwargs = model_kwargs or {}
+        # 2. for each step, high to low: predict the noise, then step to the next state
+        for i, t in enumerate(ts):
+            eps = model(x, self._t(t, x), **kwargs)
+            x_next, x0 = update(i, t, eps, x)
             if rec is not None:
                 rec.add(i, t, x, x0)
             x = x_next
         # 3. return x_0
         return (x, rec.done(x)) if rec is not None else x
 
+    @torch.no_grad()
+    def p_sample(self, model: NoiseModel, xt: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None, clip: float | None = None,
+                 model_kwargs: dict | None = None) -> torch.Tensor:
+        """One reverse step: x_{t-1} = (x_t - (1 - alpha_t) / sqrt(1 - alphabar_t) eps_theta) / sqrt(alpha_t) + sigma_t z.
+
+        Args:
+            model: eps_theta. xt: (B, ...) the current state. t: the step (int or (B,)).
+            noise: z (B, ...), drawn (with `generator`) when omitted; not used at t = 0.
+            clip: see `step`. model_kwargs: passed to the model, e.g. {"y": labels}.
+        """
+        eps = model(xt, self._t(t, xt), **(model_kwargs or {}))
+        z = _randn(xt.shape, generator, xt) if noise is None else noise
+        return self.step(eps, xt, t, z, clip)[0]
+
+    @torch.no_grad()
+    def sample(self, model: NoiseModel, shape: Sequence[int], generator: torch.Generator | None = None,
+               device: str | torch.device | None = None, clip: float | None = None,
+               return_trajectory: bool = False, every: int = 1,
+               model_kwargs: dict | None = None) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
+        """Draw samples with DDPM's ancestral sampler (T network calls).
+
+        Args:
+            model: eps_theta. shape: (B, ...) of the samples. generator: seeds x_T and every z (drawn
+                on the CPU, so a seed gives the same samples on any device). device: where to run
+                (default: the model's). clip: see `step`.
+            return_trajectory: also return a `Trajectory` recording every `every`-th step (and the last).
+            model_kwargs: passed to the model at every step, e.g. {"y": labels} (B,).
+        """
+
+        def update(i: int, t: int, eps: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return self.step(eps, x, t, _randn(x.shape, generator, x), clip)  # z = 0 at the last step
+
+        return self._loop(model, shape, range(self.T - 1, -1, -1), update, generator, device, model_kwargs,
+                          return_trajectory, every)
+
     def ddim_timesteps(self, steps: int) -> torch.Tensor:
         """`steps` indices evenly spread over 0 .. T-1, descending (the DDIM sub-sequence tau)."""
-        if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= self.T:
-            raise ValueError(f"steps must be an int in 1 .. {self.T} (T), got {steps!r}")
+        steps = integer(steps, "steps", 1, self.T, what="an int", hint=f" (T = {self.T})")
         if steps == 1:  # one step from pure noise: t = T-1 (linspace(0, T-1, 1) would give [0])
             return torch.tensor([self.T - 1])
         return torch.linspace(0, self.T - 1, steps, dtype=torch.float64).round().long().flip(0)
@@ -272,46 +372,17 @@ class GaussianDiffusion:
     def ddim_sample(self, model: NoiseModel, shape: Sequence[int], steps: int = 50, eta: float = 0.0,
                     generator: torch.Generator | None = None, device: str | torch.device | None = None,
                     clip: float | None = None, return_trajectory: bool = False,
-                    every: int = 1) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
-        """Draw samples with DDIM over `steps` of the T steps; eta = 0 is deterministic given x_T.
-
-        Each step from t to the previous kept step s (alphabar_s = 1 after the last):
-            x0_hat = (x_t - sqrt(1 - alphabar_t) eps) / sqrt(alphabar_t)
-            sigma = eta * sqrt((1 - alphabar_s) / (1 - alphabar_t)) * sqrt(1 - alphabar_t / alphabar_s)
-            x_s = sqrt(alphabar_s) x0_hat + sqrt(1 - alphabar_s - sigma^2) eps + sigma z
-        With eta = 1 and steps = T this is DDPM with sigma_t^2 = beta~_t.
+                    every: int = 1, model_kwargs: dict | None = None) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
+        """Draw samples with DDIM over `steps` of the T steps (see `ddim_step`); eta = 0 is deterministic given x_T.
 
         Args: as `sample`, plus steps (1 .. T) and eta >= 0.
         """
-        if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not 0 <= eta < math.inf:
-            raise ValueError(f"eta must be a number >= 0 (0: DDIM, 1: DDPM-like), got {eta!r}")
-        ts = self.ddim_timesteps(steps)
-        x = _randn(shape, generator, _like(model, device))
-        rec = _Recorder(every, len(ts) - 1) if return_trajectory else None
-        for i, t in enumerate(ts.tolist()):
-            ab = float(self.alphabar[t])
-            ab_prev = float(self.alphabar[ts[i + 1]]) if i + 1 < len(ts) else 1.0
-            tt = self._t(t, x)
-            eps = model(x, tt)
-            x0 = self.predict_x0(x, tt, eps)
-            if clip is not None:
-                x0 = x0.clamp(-clip, clip)
-                eps = (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab)  # the noise consistent with the clipped x0
-            sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
-            x_next = math.sqrt(ab_prev) * x0 + math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps
-            if sigma > 0:
-                x_next = x_next + sigma * _randn(x.shape, generator, x)
-            if rec is not None:
-                rec.add(i, t, x, x0)
-            x = x_next
-        return (x, rec.done(x)) if rec is not None else x
+        eta = number(eta, "eta", lo=0, hint=" (0: DDIM, 1: DDPM-like)")
+        ts = self.ddim_timesteps(steps).tolist()
+        prev = [*ts[1:], -1]  # the step each one goes to; -1: the end (alphabar = 1)
 
+        def update(i: int, t: int, eps: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            z = _randn(x.shape, generator, x) if eta > 0 and prev[i] >= 0 else None  # no draw where sigma = 0
+            return self.ddim_step(eps, x, t, prev[i], eta, z, clip)
 
-def _like(model, device: str | torch.device | None) -> torch.Tensor:
-    """An empty tensor with the model's dtype and the requested device (default: the model's)."""
-    try:
-        p = next(model.parameters())
-        dtype, where = p.dtype, p.device
-    except (AttributeError, StopIteration):  # a plain function, e.g. an oracle predictor
-        dtype, where = torch.get_default_dtype(), torch.device("cpu")
-    return torch.empty((), dtype=dtype, device=where if device is None else torch.device(device))
+        return self._loop(model, shape, ts, update, generator, device, model_kwargs, return_trajectory, every)

@@ -1,10 +1,17 @@
-"""Metrics and measurements shared by the lessons; sample quality (FD, KID, precision/recall) from `quality`."""
+"""Metrics and measurements shared by the lessons; sample quality (FD, KID, precision/recall) from `quality`.
+
+`Report` (named figures stored machine-readably in a notebook) lives in `core.records`; it is
+re-exported here, where the lessons import it.
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
+
+from .core import records
+from .core.records import REPORT_MIME, Report
 
 
 def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -38,43 +45,13 @@ def bits_per_dim_to_nats(bpd: torch.Tensor | float, dims: int) -> torch.Tensor |
     return bpd * dims * math.log(2)
 
 
-REPORT_MIME = "application/vnd.course.metrics+json"
-
-
-class Report:
-    """Named figures a lesson measured, displayed as a table and stored machine-readably.
-
-    Benchmarks read them back from an executed notebook (`read_reports`), so a figure printed in the
-    README comes from the lesson's own run, not from a re-implementation of it.
-    """
-
-    def __init__(self, lesson: str, **values: float):
-        self.lesson, self.values = lesson, {k: (float(v) if not isinstance(v, str) else v) for k, v in values.items()}
-
-    def _text(self) -> str:
-        width = max(map(len, self.values))
-        rows = [f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}" for k, v in self.values.items()]
-        return "\n".join(rows)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        return {"text/plain": self._text(), REPORT_MIME: {"lesson": self.lesson, **self.values}}
-
-    def __repr__(self) -> str:
-        return self._text()
-
-
 def read_reports(notebook: dict) -> list[dict]:
     """Every Report stored in the outputs of an executed notebook (nbformat dict)."""
-    found = []
-    for cell in notebook.get("cells", []):
-        for out in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
-            if REPORT_MIME in out.get("data", {}):
-                found.append(dict(out["data"][REPORT_MIME]))
-    return found
+    return records.read(notebook, REPORT_MIME)
 
 
 # ----------------------------------------------------------------------------- sample quality (course_lib.quality)
-from .quality import (  # noqa: E402  (quality imports Report lazily, so either module may be imported first)
+from .quality import (  # noqa: E402  (re-exported: course_lib.metrics is where notebooks find them)
     ClassifierConfig,
     DigitsClassifier,
     PrecisionRecall,

@@ -18,17 +18,15 @@ import html
 import math
 import time
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.records import Report
 from .data import DIGITS_SPLITS, load_digits
-
-if TYPE_CHECKING:
-    from .metrics import Report
 
 Array = torch.Tensor | np.ndarray
 
@@ -412,8 +410,6 @@ class SampleQuality:
 
     def report(self, lesson: str, prefix: str = "") -> Report:
         """These figures (and the ratio) as a `metrics.Report`, names prefixed (e.g. "ddpm_")."""
-        from .metrics import Report  # metrics re-exports this module: import it lazily
-
         values = {f"{prefix}{f.name}": getattr(self, f.name) for f in fields(self)}
         return Report(lesson, **values, **{f"{prefix}fd_ratio": self.ratio})
 

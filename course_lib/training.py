@@ -1,34 +1,41 @@
-"""One generic training loop: seeded, device-agnostic, with a live progress bar and a history."""
+"""Training loops: seeded, device-agnostic, with a live progress bar and a history of named series.
+
+Reads top-down: seeding and devices -> the history -> batches -> the progress bar -> `train`, the
+one loop over a step function -> `fit` (one model, one optimiser, a loss) and `fit_adversarial`
+(a generator and a critic, two optimisers, n critic steps per generator step), both built on it ->
+`EMA` and `evaluate`.
+"""
 
 from __future__ import annotations
 
-import os
+import copy
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .core.devices import model_device, resolve_device
+from .core.env import fast, fast_mode
+from .core.validation import integer
+
 try:
     from tqdm.notebook import tqdm as _notebook_tqdm
 except ImportError:  # pragma: no cover - ipywidgets is a dependency
     _notebook_tqdm = None
 
-LossFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+__all__ = [
+    "EMA", "History", "ProgressBar", "evaluate", "fast", "fast_mode", "fit", "fit_adversarial", "resolve_device",
+    "seed_everything", "train",
+]
 
-
-def fast_mode() -> bool:
-    """True when `COURSE_FAST=1` asks for tiny training runs (tests, grading)."""
-    return os.environ.get("COURSE_FAST", "0").strip() not in ("", "0", "false", "False")
-
-
-def fast(value, fast_value):
-    """Return `fast_value` under `COURSE_FAST=1`, else `value` (the lesson's real setting)."""
-    return fast_value if fast_mode() else value
+Data = torch.Tensor | tuple[torch.Tensor, ...]
+LossFn = Callable[[nn.Module, Data], torch.Tensor]
+Step = Callable[[Data, int], dict[str, float]]  # (batch on the device, step number from 1) -> named values
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -41,46 +48,40 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn "auto" into cuda when available (else cpu); check an explicit device name.
-
-    Args:
-        device: "auto", "cpu", "cuda", "cuda:N", "mps" or a torch.device.
-    """
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"unknown device {device!r}: expected 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but no CUDA GPU is available here; use DEVICE='auto' or 'cpu'")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use DEVICE='auto' or 'cpu'")
-    return dev
-
-
+# ----------------------------------------------------------------------------- history
 @dataclass
 class History:
-    """Losses recorded by `fit`: one mean per epoch (train and validation) and one per step."""
+    """What a training loop recorded.
+
+    Attributes:
+        train_loss, val_loss: `fit`'s loss, one mean per epoch (val_loss empty without validation data).
+        step_loss: `fit`'s loss at every step.
+        seconds: wall-clock time of the run.
+        epoch: every named series, one mean per epoch (e.g. "critic_loss", "generator_loss", "val_loss").
+        step: every named series at the steps where it was recorded.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    epoch: dict[str, list[float]] = field(default_factory=dict)
+    step: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def epochs(self) -> int:
-        return len(self.train_loss)
+        return max((len(v) for v in self.epoch.values()), default=len(self.train_loss))
+
+    def record_step(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self.step.setdefault(name, []).append(float(value))
+
+    def record_epoch(self, values: dict[str, float]) -> None:
+        for name, value in values.items():
+            self.epoch.setdefault(name, []).append(float(value))
 
 
-Data = torch.Tensor | tuple[torch.Tensor, ...]
-
-
+# ----------------------------------------------------------------------------- batches
 def _check_data(data, name: str) -> int:
     """Number of examples in a tensor (N, ...) or a tuple of tensors sharing N; clear error otherwise."""
     parts = data if isinstance(data, tuple) else (data,)
@@ -106,6 +107,7 @@ def _batches(data: Data, batch_size: int, generator: torch.Generator | None, dev
     return [_take(data, order[i : i + batch_size], device) for i in range(0, n, batch_size)]
 
 
+# ----------------------------------------------------------------------------- progress
 class ProgressBar:
     """tqdm.auto's bar (a live widget in notebooks, text elsewhere).
 
@@ -138,44 +140,86 @@ class ProgressBar:
             self._handle.update({"application/vnd.jupyter.widget-view+json": view, "text/plain": final}, raw=True)
 
 
-class EMA:
-    """Exponential moving average of a model's weights: ema = decay * ema + (1 - decay) * weights.
-
-    Sampling from the averaged weights gives visibly cleaner diffusion samples than the last
-    iterate. Call it after each optimizer step (`fit(..., on_step=ema)`); `ema.model` is the
-    averaged copy (in eval mode, no gradients).
+# ----------------------------------------------------------------------------- the loop
+def train(
+    step: Step,
+    train_data: Data,
+    modules: Sequence[nn.Module],
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    desc: str = "training",
+    validate: Callable[[], dict[str, float]] | None = None,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    shown: Sequence[str] | None = None,
+) -> History:
+    """The loop every trainer shares: seed, move the modules, run `step` on each batch, record, report.
 
     Args:
-        model: the network being trained. decay: in [0, 1). warmup: for the first steps use
-            min(decay, (1 + step) / (10 + step)) so early weights do not linger.
+        step: step(batch, i) does one update on a batch (already on the device; i counts steps from 1)
+            and returns named values to record, e.g. {"loss": 0.31}.
+        train_data: tensor (N, ...) or tuple of tensors sharing N; shuffled each epoch from `seed`.
+        modules: the networks to move to `device`, put in train mode, and leave in eval mode.
+        epochs, batch_size: the usual. seed: seeds the shuffling and the global RNGs.
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", ...
+        validate: optional, called at the end of each epoch; returns more named values (e.g. {"val_loss": v}).
+        on_step: optional callback(i, values) after each step; on_epoch: callback(epoch, epoch means).
+        shown: the names shown on the progress bar (default: all).
+    Returns:
+        a History whose `epoch` and `step` hold every named series.
     """
-
-    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True):
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        import copy
-
-        self.decay, self.warmup = decay, warmup
-        self.model = copy.deepcopy(model).eval().requires_grad_(False)
-
-    @torch.no_grad()
-    def __call__(self, model: nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
-        device = next(model.parameters()).device
-        if next(self.model.parameters()).device != device:  # fit() moved the model after we copied it
-            self.model.to(device)
-        for e, p in zip(self.model.parameters(), model.parameters()):
-            e.lerp_(p, 1 - d)  # e = d * e + (1 - d) * p
-        for e, b in zip(self.model.buffers(), model.buffers()):
-            e.copy_(b)
+    n = _check_data(train_data, "train_data")
+    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive ints, got epochs={epochs!r} batch_size={batch_size!r}")
+    dev = resolve_device(device)
+    generator = seed_everything(seed)
+    for m in modules:
+        m.to(dev).train()
+    history = History()
+    start = time.perf_counter()
+    bar = ProgressBar(epochs * -(-n // batch_size), desc, disable=not progress)
+    i = 0
+    for epoch in range(1, epochs + 1):
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        for batch in _batches(train_data, batch_size, generator, dev):
+            # 1. one update on this batch
+            i += 1
+            values = step(batch, i)
+            # 2. record every named value, weighted by the batch size for the epoch means
+            history.record_step(values)
+            size = _check_data(batch, "batch")
+            for name, value in values.items():
+                sums[name] = sums.get(name, 0.0) + float(value) * size
+                counts[name] = counts.get(name, 0) + size
+            if on_step is not None:
+                on_step(i, values)
+            bar.update(1)
+        # 3. end of epoch: the means, validation, the live figures on the bar
+        means = {name: sums[name] / counts[name] for name in sums}
+        if validate is not None:
+            means.update(validate())
+        history.record_epoch(means)
+        bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if shown is None or k in shown})
+        if on_epoch is not None:
+            on_epoch(epoch, means)
+    bar.close()
+    for m in modules:
+        m.eval()
+    history.seconds = time.perf_counter() - start
+    return history
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: int = 512) -> float:
+def evaluate(model: nn.Module, loss_fn: LossFn, data: Data, batch_size: int = 512) -> float:
     """Mean of `loss_fn` over `data` (batch means weighted by batch size), model in eval mode."""
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     n, total = _check_data(data, "data"), 0.0
     for batch in _batches(data, batch_size, None, device):
         total += float(loss_fn(model, batch)) * _check_data(batch, "batch")
@@ -183,15 +227,30 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: torch.Tensor, batch_size: 
     return total / n
 
 
+def _scalar(loss: torch.Tensor, name: str) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        got = f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(f"{name} must return a scalar tensor, got {got}")
+    return loss
+
+
+def _update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """Backward and step: zero the gradients first, so one player's loss never moves the other's step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+# ----------------------------------------------------------------------------- one model
 def fit(
     model: nn.Module,
     loss_fn: LossFn,
-    train_data: torch.Tensor,
+    train_data: Data,
     *,
     epochs: int,
     batch_size: int = 64,
     lr: float = 1e-3,
-    val_data: torch.Tensor | None = None,
+    val_data: Data | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
@@ -210,50 +269,135 @@ def fit(
         epochs, batch_size, lr: the usual; `lr` is used only when no `optimizer` is given (Adam).
         val_data: optional tensor (M, ...) or tuple, evaluated at the end of each epoch.
         seed: seeds the shuffling (and the global RNGs, so noise drawn in loss_fn is reproducible).
-        device: "auto" (cuda when available), "cpu", "cuda", ...
+        device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", ...
         on_epoch: optional callback(model, epoch, loss) after each epoch, with the validation loss
             (the training loss without val_data); e.g. to keep the best weights.
+        on_step: optional callback(model, step) after each optimiser step, e.g. an `EMA`.
     """
-    n = _check_data(train_data, "train_data")
+    _check_data(train_data, "train_data")
     if val_data is not None:
         _check_data(val_data, "val_data")
-    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive ints, got epochs={epochs!r} batch_size={batch_size!r}")
-    dev = resolve_device(device)
-    generator = seed_everything(seed)
-    model.to(dev).train()
     opt = optimizer if optimizer is not None else torch.optim.Adam(model.parameters(), lr=lr)
-    history = History()
-    start = time.perf_counter()
-    steps_per_epoch = -(-n // batch_size)
-    bar = ProgressBar(epochs * steps_per_epoch, desc, disable=not progress)
-    for _ in range(epochs):
-        total = 0.0
-        for batch in _batches(train_data, batch_size, generator, dev):
-            # 1. forward: the loss of this batch
-            loss = loss_fn(model, batch)
-            if loss.ndim != 0:
-                raise ValueError(f"loss_fn must return a scalar tensor, got shape {tuple(loss.shape)}")
-            # 2. backward and step
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if on_step is not None:
-                on_step(model, len(history.step_loss) + 1)
-            loss_value = loss.item()
-            history.step_loss.append(loss_value)
-            total += loss_value * _check_data(batch, "batch")
-            bar.update(1)
-        history.train_loss.append(total / n)
-        # 3. end of epoch: validation and the live figures on the bar
-        postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
-        if val_data is not None:
-            history.val_loss.append(evaluate(model, loss_fn, val_data))
-            postfix["val"] = f"{history.val_loss[-1]:.4g}"
-        bar.set_postfix(postfix)
+
+    def step(batch: Data, i: int) -> dict[str, float]:
+        loss = _scalar(loss_fn(model, batch), "loss_fn")  # 1. forward: the loss of this batch
+        _update(opt, loss)  # 2. backward and step
+        return {"loss": loss.item()}
+
+    def validate() -> dict[str, float]:
+        return {"val_loss": evaluate(model, loss_fn, val_data)}
+
+    def after_epoch(epoch: int, means: dict[str, float]) -> None:
         if on_epoch is not None:
-            on_epoch(model, history.epochs, history.val_loss[-1] if val_data is not None else history.train_loss[-1])
-    bar.close()
-    model.eval()
-    history.seconds = time.perf_counter() - start
+            on_epoch(model, epoch, means["val_loss" if val_data is not None else "loss"])
+
+    history = train(
+        step, train_data, [model], epochs=epochs, batch_size=batch_size, seed=seed, device=device, progress=progress,
+        desc=desc, validate=validate if val_data is not None else None, on_epoch=after_epoch,
+        on_step=(lambda i, values: on_step(model, i)) if on_step is not None else None,
+    )
+    history.train_loss = history.epoch["loss"]
+    history.val_loss = history.epoch.get("val_loss", [])
+    history.step_loss = history.step["loss"]
     return history
+
+
+# ----------------------------------------------------------------------------- two players
+AdversarialLoss = Callable[[nn.Module, nn.Module, Data], torch.Tensor]  # (generator, critic, real batch) -> scalar
+
+
+def fit_adversarial(
+    generator: nn.Module,
+    critic: nn.Module,
+    generator_loss: AdversarialLoss,
+    critic_loss: AdversarialLoss,
+    train_data: Data,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    n_critic: int = 1,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    generator_optimizer: torch.optim.Optimizer | None = None,
+    critic_optimizer: torch.optim.Optimizer | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    progress: bool = True,
+    desc: str = "training",
+    on_step: Callable[[nn.Module, int], None] | None = None,
+    on_epoch: Callable[[nn.Module, int, dict[str, float]], None] | None = None,
+) -> History:
+    """Train a generator against a critic (GAN, WGAN-GP): the critic steps on every batch, the generator on every n_critic-th.
+
+    Both losses are functions of (generator, critic, real batch) returning a scalar to *minimise*:
+    the critic's, e.g. -(log D(x) + log(1 - D(G(z)))) or a Wasserstein critic loss with its penalty;
+    the generator's, e.g. the non-saturating -log D(G(z)). They draw their own noise z (the global
+    RNG is seeded from `seed`) and take what they need from the batch (its size, or its labels).
+
+    Args:
+        generator, critic: the two networks; moved to `device`.
+        train_data: real examples (N, ...), or a tuple (images, labels) for a conditional GAN.
+        n_critic: critic steps per generator step (5 in WGAN-GP).
+        lr, betas: of the two Adam optimisers made when none is given ((0, 0.9) in WGAN-GP).
+        on_step: optional callback(generator, step) after each generator step, e.g. an `EMA`.
+        on_epoch: optional callback(generator, epoch, epoch means).
+    Returns:
+        a History with the series "critic_loss" (every step) and "generator_loss" (every n_critic-th).
+    """
+    n_critic = integer(n_critic, "n_critic", lo=1, hint=" (critic steps per generator step)")
+    g_opt = generator_optimizer or torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+    d_opt = critic_optimizer or torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
+    g_steps = 0
+
+    def step(batch: Data, i: int) -> dict[str, float]:
+        nonlocal g_steps
+        # 1. the critic: one step on every batch
+        d_loss = _scalar(critic_loss(generator, critic, batch), "critic_loss")
+        _update(d_opt, d_loss)
+        values = {"critic_loss": d_loss.item()}
+        # 2. the generator: one step every n_critic batches, against the updated critic
+        if i % n_critic == 0:
+            g_loss = _scalar(generator_loss(generator, critic, batch), "generator_loss")
+            _update(g_opt, g_loss)
+            g_steps += 1
+            values["generator_loss"] = g_loss.item()
+            if on_step is not None:
+                on_step(generator, g_steps)
+        return values
+
+    return train(
+        step, train_data, [generator, critic], epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+        progress=progress, desc=desc,
+        on_epoch=(lambda epoch, means: on_epoch(generator, epoch, means)) if on_epoch is not None else None,
+    )
+
+
+# ----------------------------------------------------------------------------- weight averaging
+class EMA:
+    """Exponential moving average of a model's weights: ema = decay * ema + (1 - decay) * weights.
+
+    Sampling from the averaged weights gives visibly cleaner diffusion samples than the last
+    iterate. Call it after each optimizer step (`fit(..., on_step=ema)`); `ema.model` is the
+    averaged copy (in eval mode, no gradients).
+
+    Args:
+        model: the network being trained. decay: in [0, 1). warmup: for the first steps use
+            min(decay, (1 + step) / (10 + step)) so early weights do not linger.
+    """
+
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        self.decay, self.warmup = decay, warmup
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
+        device = model_device(model)
+        if model_device(self.model) != device:  # fit() moved the model after we copied it
+            self.model.to(device)
+        for e, p in zip(self.model.parameters(), model.parameters()):
+            e.lerp_(p, 1 - d)  # e = d * e + (1 - d) * p
+        for e, b in zip(self.model.buffers(), model.buffers()):
+            e.copy_(b)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.devices import model_device, model_dtype
+from .core.validation import integer
 from .layers import MLP
 
 LOG_2PI = math.log(2 * math.pi)
@@ -288,8 +290,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
-        p = next(self.parameters())
-        z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=p.device, dtype=p.dtype)
+        z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=model_device(self), dtype=model_dtype(self))
         return self.decode_mean(z, y)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -349,11 +350,10 @@ def iw_nll(model: VAE, x: torch.Tensor, k: int = 1000, y: torch.Tensor | None = 
         k: importance samples per example; chunk: samples drawn at once; batch_size: examples at once.
     """
     for name, value in (("k", k), ("chunk", chunk), ("batch_size", batch_size)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive int, got {value!r}")
+        integer(value, name, lo=1)
     was_training = model.training
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     out = []
     try:
         for i in range(0, x.shape[0], batch_size):

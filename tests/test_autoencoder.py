@@ -88,7 +88,7 @@ def test_masking_corruption_statistics():
     assert 1 - kept.double().mean().item() == pytest.approx(p, abs=0.005)
     assert out.mean().item() == pytest.approx((1 - p) * x.mean().item(), rel=0.01)  # E[x~] = (1 - p) x
     assert torch.equal(ae.masking_corruption(x[:9], 1.0), torch.zeros(9))
-    with pytest.raises(ValueError, match=r"p must be a number in \[0, 1.0\]"):
+    with pytest.raises(ValueError, match=r"p must be a number in \[0, 1\]"):
         ae.masking_corruption(x, 1.5)
 
 

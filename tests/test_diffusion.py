@@ -579,12 +579,12 @@ def test_argument_errors_say_what_was_expected():
         (lambda: D.GaussianDiffusion(torch.full((2, 5), 0.1)), r"1-D schedule"),
         (lambda: D.GaussianDiffusion(torch.zeros(0)), r"1-D schedule"),
         (lambda: D.GaussianDiffusion(D.linear_beta_schedule(10), sigma="learned"), r"sigma must be one of \('beta', 'beta_tilde'\)"),
-        (lambda: D.linear_beta_schedule(0), r"T must be a positive number of steps"),
-        (lambda: D.linear_beta_schedule(10.0), r"T must be a positive number of steps"),
+        (lambda: D.linear_beta_schedule(0), r"T must be a positive integer"),
+        (lambda: D.linear_beta_schedule(10.0), r"T must be a positive integer"),
         (lambda: D.linear_beta_schedule(10, 0.02, 1e-4), r"0 < beta_start <= beta_end < 1"),
         (lambda: D.linear_beta_schedule(10, 0.0, 0.02), r"0 < beta_start <= beta_end < 1"),
-        (lambda: D.cosine_beta_schedule(10, s=-0.1), r"s >= 0"),
-        (lambda: D.cosine_beta_schedule(10, max_beta=1.0), r"0 < max_beta < 1"),
+        (lambda: D.cosine_beta_schedule(10, s=-0.1), r"s must be a number >= 0"),
+        (lambda: D.cosine_beta_schedule(10, max_beta=1.0), r"max_beta must be a number in \(0, 1\)"),
     ]
     for call, message in cases:
         with pytest.raises(ValueError, match=message):

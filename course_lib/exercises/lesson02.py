@@ -32,10 +32,11 @@ class LinearGaussian(nn.Module):
         super().__init__()
         g = _gen(seed)
         U, _ = torch.linalg.qr(torch.randn(D, d, generator=g, dtype=torch.float64))
-        self.W = (U * torch.tensor([2.0, 0.7], dtype=torch.float64)[:d]).float()  # (D, d), orthogonal columns
-        self.b = torch.randn(D, generator=g).float()
+        W = (U * torch.tensor([2.0, 0.7], dtype=torch.float64)[:d]).float()  # (D, d), orthogonal columns
+        # the decoder's weights, fixed: parameters like a trained VAE's, so code that asks a model for its device works
+        self.W = nn.Parameter(W, requires_grad=False)
+        self.b = nn.Parameter(torch.randn(D, generator=g).float(), requires_grad=False)
         self.s, self.mu_shift, self.logvar_shift = s, mu_shift, logvar_shift
-        self.dummy = nn.Parameter(torch.zeros(()))  # so next(model.parameters()) names a device
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s2 = self.s**2

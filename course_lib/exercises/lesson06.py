@@ -67,8 +67,11 @@ class GaussianOracle(torch.nn.Module):
 
     def __init__(self, diffusion: D.GaussianDiffusion, m: float, s: float):
         super().__init__()
-        self.alphabar, self.m, self.s = diffusion.alphabar, m, s
-        self.dummy = torch.nn.Parameter(torch.zeros(()))  # so next(model.parameters()) names a device
+        self.register_buffer("alphabar", diffusion.alphabar.clone())
+        # the data's mean and spread play the weights of a trained network (fixed): a student's sampler may
+        # ask the model for its device or dtype, as it would ask a U-Net
+        self.m = torch.nn.Parameter(torch.tensor(float(m)), requires_grad=False)
+        self.s = torch.nn.Parameter(torch.tensor(float(s)), requires_grad=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         ab = self.alphabar.to(x.device)[t].to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
@@ -138,12 +141,12 @@ class _Recorder(torch.nn.Module):
 
     def __init__(self, c: float = 0.5):
         super().__init__()
-        self.c, self.calls = c, []
-        self.dummy = torch.nn.Parameter(torch.zeros(()))
+        self.c = torch.nn.Parameter(torch.tensor(float(c)))  # the one weight: a loss of this network has a gradient
+        self.calls = []
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         self.calls.append((x.detach().clone(), t.detach().clone()))
-        return self.c * x + 0 * self.dummy
+        return self.c.to(x.dtype) * x
 
 
 @register("06.training_loss", "training_loss(diffusion, model, x0)", training_loss)
