@@ -14,12 +14,12 @@ import torch
 from torch import nn
 
 from .core.devices import model_device
-from .core.validation import choice, integer, number, same_shape
-from .layers import MLP
+from .core.validation import check_shape, choice, integer, invalid, number, same_shape
+from .layers import ACTIVATIONS, MLP
 
 
 # ----------------------------------------------------------------------------- model
-@dataclass
+@dataclass(frozen=True)
 class AEConfig:
     """Shape of an MLP autoencoder.
 
@@ -39,41 +39,45 @@ class AEConfig:
 
     def __post_init__(self):
         if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-            raise ValueError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape!r}")
-        if not isinstance(self.latent_dim, int) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
-        self.image_shape = tuple(self.image_shape)
-        self.hidden = tuple(self.hidden)
+            raise invalid("image_shape", "(C, H, W) with positive sizes", repr(self.image_shape))
+        integer(self.latent_dim, "latent_dim", lo=1)
+        choice(self.activation, "activation", ACTIVATIONS)
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))  # frozen: tuples, never shared lists
+        object.__setattr__(self, "hidden", tuple(self.hidden))
 
 
 class Autoencoder(nn.Module):
     """MLP autoencoder x -> z = g_phi(x) -> x^ = f_theta(z); sigmoid output unless linear."""
 
-    def __init__(self, cfg: AEConfig | None = None):
+    def __init__(self, config: AEConfig | None = None):
         super().__init__()
-        self.cfg = cfg = cfg if cfg is not None else AEConfig()
+        self.config = cfg = config if config is not None else AEConfig()
         D = math.prod(cfg.image_shape)
         hidden = () if cfg.linear else cfg.hidden
         self.encoder = MLP(D, hidden, cfg.latent_dim, cfg.activation)  # g_phi
         self.decoder = MLP(cfg.latent_dim, hidden[::-1], D, cfg.activation)  # f_theta
 
+    @property
+    def cfg(self) -> AEConfig:
+        """The config under its earlier name (notebooks written before it was `config`)."""
+        return self.config
+
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code z = g_phi(x). Args: x (B, C, H, W). Returns (B, latent_dim)."""
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.cfg.image_shape:
-            raise ValueError(f"expected images (B, {', '.join(map(str, self.cfg.image_shape))}), got {tuple(x.shape)}")
+        shape = ", ".join(map(str, self.config.image_shape))
+        check_shape(x, "images x", f"(B, {shape})", x.ndim == 4 and tuple(x.shape[1:]) == self.config.image_shape)
         B = x.shape[0]
         h = x.reshape(B, -1)  # (B, C*H*W)
         return self.encoder(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstruction x^ = f_theta(z). Args: z (B, latent_dim). Returns (B, C, H, W)."""
-        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
-            raise ValueError(f"expected codes (B, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+        check_shape(z, "codes z", f"(B, {self.config.latent_dim})", z.ndim == 2 and z.shape[1] == self.config.latent_dim)
         B = z.shape[0]
         h = self.decoder(z)  # (B, C*H*W)
-        if not self.cfg.linear:
+        if not self.config.linear:
             h = torch.sigmoid(h)  # pixels live in [0, 1]
-        return h.view(B, *self.cfg.image_shape)
+        return h.view(B, *self.config.image_shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
@@ -142,8 +146,7 @@ def block_mask(x: torch.Tensor, top: int, left: int, height: int, width: int) ->
     Returns:
         (x_masked, known): x with the rectangle set to 0, and the mask (B, C, H, W) that is 1 where pixels are known.
     """
-    if x.ndim != 4:
-        raise ValueError(f"expected images (B, C, H, W), got {tuple(x.shape)}")
+    check_shape(x, "images x", "(B, C, H, W)", x.ndim == 4)
     H, W = x.shape[-2:]
     if not (0 <= top < H and 0 <= left < W and height > 0 and width > 0 and top + height <= H and left + width <= W):
         raise ValueError(f"rectangle top={top} left={left} height={height} width={width} does not fit in {H}x{W} images")

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
+from .core.validation import choice, integer
+
 if TYPE_CHECKING:
     from torchvision.datasets import MNIST
 
@@ -47,9 +49,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 def _digits_bounds(split: str) -> tuple[int, int]:
     """Return the (start, stop) rows of `split` in file order ("all" is every row)."""
     bounds = {**DIGITS_SPLITS, "all": (0, DIGITS_SPLITS["test"][1])}
-    if split not in bounds:
-        raise ValueError(f"unknown digits split {split!r}; expected one of {', '.join(map(repr, bounds))}")
-    return bounds[split]
+    return bounds[choice(split, "split", bounds)]
 
 
 def load_digits(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,8 +99,7 @@ def _generator(seed: int) -> torch.Generator:
 
 def _check_n(n: int) -> None:
     """Raise if `n` is not a non-negative integer number of points."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be a non-negative int (number of points); got {n!r}")
+    integer(n, "n", lo=0, hint=" (the number of points)")
 
 
 def moons(n: int, seed: int = 0, noise: float = 0.05) -> torch.Tensor:
@@ -204,9 +203,7 @@ def make_toy(name: str, n: int, seed: int = 0, **kwargs: float) -> torch.Tensor:
     Returns:
         (n, 2) float32 points.
     """
-    if name not in TOY_DATASETS:
-        raise ValueError(f"unknown toy dataset {name!r}; expected one of {', '.join(map(repr, TOY_DATASETS))}")
-    return TOY_DATASETS[name](n, seed=seed, **kwargs)
+    return TOY_DATASETS[choice(name, "name", TOY_DATASETS)](n, seed=seed, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,8 +308,7 @@ def load_mnist(
     Raises:
         DatasetUnavailableError: the files are absent and could not be (or were not to be) downloaded.
     """
-    if split not in MNIST_SPLITS:
-        raise ValueError(f"unknown MNIST split {split!r}; expected one of {', '.join(map(repr, MNIST_SPLITS))}")
+    choice(split, "split", MNIST_SPLITS)
     root = Path(root) if root is not None else default_data_dir()
     ds = _open_torchvision(fashion, root, train=split != "test", download=download)
     rows = {"train": slice(0, MNIST_TRAIN_SIZE), "val": slice(MNIST_TRAIN_SIZE, None), "test": slice(None)}[split]
@@ -339,8 +335,6 @@ def load_dataset(name: str, split: str = "train", **kwargs) -> tuple[torch.Tenso
     Returns:
         images (N, 1, H, W) float32 in [0, 1] and labels (N,) int64.
     """
-    if name == "digits":
+    if choice(name, "name", DATASETS) == "digits":
         return load_digits(split, **kwargs)
-    if name in ("mnist", "fashion-mnist"):
-        return load_mnist(split, fashion=name == "fashion-mnist", **kwargs)
-    raise ValueError(f"unknown dataset {name!r}; expected one of {', '.join(map(repr, DATASETS))}")
+    return load_mnist(split, fashion=name == "fashion-mnist", **kwargs)

@@ -6,6 +6,8 @@ from typing import Sequence
 
 from torch import nn
 
+from .core.validation import choice
+
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "silu": nn.SiLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
 
@@ -20,8 +22,7 @@ class MLP(nn.Sequential):
     """
 
     def __init__(self, in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "relu"):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        choice(activation, "activation", ACTIVATIONS)
         sizes = [in_dim, *hidden, out_dim]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):

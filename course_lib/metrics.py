@@ -12,6 +12,7 @@ import torch
 
 from .core import records
 from .core.records import REPORT_MIME, Report
+from .core.validation import integer
 
 
 def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
@@ -33,16 +34,12 @@ def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 def nats_to_bits_per_dim(nats: torch.Tensor | float, dims: int) -> torch.Tensor | float:
     """Negative log-likelihood in nats per example -> bits per dimension: nats / (dims * ln 2)."""
-    if dims < 1:
-        raise ValueError(f"dims must be a positive number of dimensions, got {dims!r}")
-    return nats / (dims * math.log(2))
+    return nats / (integer(dims, "dims", lo=1, hint=" (a number of dimensions)") * math.log(2))
 
 
 def bits_per_dim_to_nats(bpd: torch.Tensor | float, dims: int) -> torch.Tensor | float:
     """Bits per dimension -> nats per example: bpd * dims * ln 2."""
-    if dims < 1:
-        raise ValueError(f"dims must be a positive number of dimensions, got {dims!r}")
-    return bpd * dims * math.log(2)
+    return bpd * integer(dims, "dims", lo=1, hint=" (a number of dimensions)") * math.log(2)
 
 
 def read_reports(notebook: dict) -> list[dict]:

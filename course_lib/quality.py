@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.records import Report
+from .core.validation import integer, number
 from .data import DIGITS_SPLITS, load_digits
 
 Array = torch.Tensor | np.ndarray
@@ -161,8 +162,7 @@ def precision_recall(real_feats: Array, fake_feats: Array, k: int = 3) -> Precis
         real_feats: (N, D), fake_feats: (M, D) features, N, M > k.
         k: the neighbour whose distance sets each ball's radius (the paper uses 3).
     """
-    if not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    k = integer(k, "k", lo=1)
     real, fake = _feature_set(real_feats, "real_feats", k + 1), _feature_set(fake_feats, "fake_feats", k + 1)
     _same_width(real, fake)
     precision = _coverage(fake, real, _knn_radii(real, k))
@@ -190,6 +190,13 @@ class ClassifierConfig:
     max_lr: float = 3e-3
     weight_decay: float = 1e-4
     shift: int = 1
+
+    def __post_init__(self):
+        for name in ("channels", "features", "epochs", "batch_size"):
+            integer(getattr(self, name), name, lo=1)
+        integer(self.shift, "shift", lo=0)
+        number(self.max_lr, "max_lr", lo=0, lo_open=True)
+        number(self.weight_decay, "weight_decay", lo=0)
 
 
 class DigitsClassifier(nn.Module):
@@ -439,8 +446,7 @@ def sample_quality(samples: torch.Tensor, reference: str = "test", seed: int = 0
     if reference not in refs:
         raise ValueError(f"reference must be a split disjoint from the training digits, {' or '.join(map(repr, refs))};"
                          f" got {reference!r}")
-    if not isinstance(floor_repeats, int) or floor_repeats < 1:
-        raise ValueError(f"floor_repeats must be a positive int, got {floor_repeats!r}")
+    integer(floor_repeats, "floor_repeats", lo=1)
     feats = digits_features(samples, seed)  # (N, D)
     if len(feats) <= k:
         raise ValueError(f"need more than k = {k} samples, got {len(feats)}")

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from .core.devices import model_device, resolve_device
 from .core.env import fast, fast_mode
-from .core.validation import integer
+from .core.validation import integer, number
 
 try:
     from tqdm.notebook import tqdm as _notebook_tqdm
@@ -173,8 +173,7 @@ def train(
         a History whose `epoch` and `step` hold every named series.
     """
     n = _check_data(train_data, "train_data")
-    if not isinstance(epochs, int) or epochs < 1 or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"epochs and batch_size must be positive ints, got epochs={epochs!r} batch_size={batch_size!r}")
+    epochs, batch_size = integer(epochs, "epochs", lo=1), integer(batch_size, "batch_size", lo=1)
     dev = resolve_device(device)
     generator = seed_everything(seed)
     for m in modules:
@@ -386,9 +385,8 @@ class EMA:
     """
 
     def __init__(self, model: nn.Module, decay: float = 0.999, warmup: bool = True):
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay!r}")
-        self.decay, self.warmup = decay, warmup
+        self.decay = number(decay, "decay", lo=0, hi=1, hi_open=True)
+        self.warmup = warmup
         self.model = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.validation import check_shape, integer, invalid, is_integer, number
+
 
 # ----------------------------------------------------------------------------- time embedding
 class SinusoidalEmbedding(nn.Module):
@@ -33,8 +35,7 @@ class SinusoidalEmbedding(nn.Module):
         self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(half) / half), persistent=False)
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        if t.ndim != 1:
-            raise ValueError(f"expected steps t of shape (B,), got {tuple(t.shape)}")
+        check_shape(t, "steps t", "(B,)", t.ndim == 1)
         angles = t.float()[:, None] * self.freqs[None]  # (B, dim/2)
         return torch.cat([angles.sin(), angles.cos()], dim=1)  # (B, dim)
 
@@ -61,8 +62,7 @@ class TimeEmbedding(nn.Module):
             return emb
         if y is None:
             y = torch.full_like(t, self.num_classes)  # the null label: unconditional
-        if y.shape != t.shape:
-            raise ValueError(f"expected labels y of shape {tuple(t.shape)} (one per example), got {tuple(y.shape)}")
+        check_shape(y, "labels y", f"{tuple(t.shape)} (one per example)", y.shape == t.shape)
         return emb + self.label(y.long())
 
 
@@ -105,7 +105,7 @@ class SelfAttention(nn.Module):
 
 
 # ----------------------------------------------------------------------------- the U-Net
-@dataclass
+@dataclass(frozen=True)
 class UNetConfig:
     """Shape of a small U-Net.
 
@@ -130,17 +130,26 @@ class UNetConfig:
     groups: int = 8
     heads: int = 4
 
+    def __post_init__(self):
+        object.__setattr__(self, "channel_mult", tuple(self.channel_mult))  # frozen: tuples, never shared lists
+        object.__setattr__(self, "attention", tuple(self.attention))
+        for name in ("in_channels", "channels", "blocks", "groups", "heads"):
+            integer(getattr(self, name), name, lo=1)
+        if not self.channel_mult or any(not is_integer(m) or m < 1 for m in self.channel_mult):
+            raise invalid("channel_mult", "one positive integer per resolution level", repr(self.channel_mult))
+        for level in self.attention:
+            integer(level, "each attention level", 0, len(self.channel_mult) - 1, what="an index of channel_mult")
+        if self.num_classes is not None:
+            integer(self.num_classes, "num_classes", lo=1, hint=" (None: unconditional)")
+        number(self.dropout, "dropout", lo=0, hi=1, hi_open=True)
+
 
 class UNet(nn.Module):
     """eps_theta(x_t, t[, y]): a U-Net over (B, C, H, W) with H and W divisible by 2^(levels-1)."""
 
-    def __init__(self, config: UNetConfig = UNetConfig()):
+    def __init__(self, config: UNetConfig | None = None):
         super().__init__()
-        cfg = self.config = config
-        if not cfg.channel_mult or any(m < 1 for m in cfg.channel_mult) or cfg.blocks < 1:
-            raise ValueError(f"channel_mult needs at least one positive entry and blocks >= 1, got {cfg}")
-        if any(not 0 <= i < len(cfg.channel_mult) for i in cfg.attention):
-            raise ValueError(f"attention levels {cfg.attention} must index channel_mult (0 .. {len(cfg.channel_mult) - 1})")
+        cfg = self.config = config if config is not None else UNetConfig()
         emb_dim = 4 * cfg.channels
         self.time = TimeEmbedding(cfg.channels, emb_dim, cfg.num_classes)
         self.conv_in = nn.Conv2d(cfg.in_channels, cfg.channels, 3, padding=1)
@@ -185,13 +194,11 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.config
-        if x.ndim != 4 or x.shape[1] != cfg.in_channels:
-            raise ValueError(f"expected x of shape (B, {cfg.in_channels}, H, W), got {tuple(x.shape)}")
+        check_shape(x, "x", f"(B, {cfg.in_channels}, H, W)", x.ndim == 4 and x.shape[1] == cfg.in_channels)
         factor = 2 ** (len(cfg.channel_mult) - 1)
         if x.shape[2] % factor or x.shape[3] % factor:
             raise ValueError(f"H and W must be divisible by {factor} for {len(cfg.channel_mult)} levels, got {tuple(x.shape[2:])}")
-        if t.shape != x.shape[:1]:
-            raise ValueError(f"expected steps t of shape ({x.shape[0]},), got {tuple(t.shape)}")
+        check_shape(t, "steps t", f"({x.shape[0]},)", t.shape == x.shape[:1])
         emb = self.time(t, y)  # (B, 4C)
         h = self.conv_in(x)  # (B, C, H, W)
         hs = [h]
@@ -217,8 +224,9 @@ class TimeMLP(nn.Module):
 
     def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, num_classes: int | None = None):
         super().__init__()
-        if dim < 1 or hidden < 2 or layers < 1:
-            raise ValueError(f"expected dim >= 1, hidden >= 2 and layers >= 1, got {dim}, {hidden}, {layers}")
+        integer(dim, "dim", lo=1)
+        integer(hidden, "hidden", lo=2, what="an integer")
+        integer(layers, "layers", lo=1)
         self.dim = dim
         self.time = TimeEmbedding(hidden if hidden % 2 == 0 else hidden + 1, hidden, num_classes)
         self.inp = nn.Linear(dim, hidden)
@@ -230,10 +238,8 @@ class TimeMLP(nn.Module):
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"expected x of shape (B, {self.dim}), got {tuple(x.shape)}")
-        if t.shape != x.shape[:1]:
-            raise ValueError(f"expected steps t of shape ({x.shape[0]},), got {tuple(t.shape)}")
+        check_shape(x, "x", f"(B, {self.dim})", x.ndim == 2 and x.shape[1] == self.dim)
+        check_shape(t, "steps t", f"({x.shape[0]},)", t.shape == x.shape[:1])
         emb = self.time(t, y)  # (B, hidden)
         h = self.inp(x)  # (B, hidden)
         for b in self.blocks:

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.devices import model_device, model_dtype
-from .core.validation import integer
-from .layers import MLP
+from .core.validation import check_shape, choice, integer, number
+from .layers import ACTIVATIONS, MLP
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -140,7 +140,10 @@ def make_likelihood(name: str, levels: int = 17, std: float = 0.1) -> Likelihood
 
 
 # ----------------------------------------------------------------------------- networks
-@dataclass
+ARCHS = ("mlp", "conv")
+
+
+@dataclass(frozen=True)
 class VAEConfig:
     """Shape of a VAE.
 
@@ -168,17 +171,16 @@ class VAEConfig:
     activation: str = "relu"
 
     def __post_init__(self):
-        self.image_shape, self.hidden = tuple(self.image_shape), tuple(self.hidden)
-        if self.arch not in ("mlp", "conv"):
-            raise ValueError(f"arch must be 'mlp' or 'conv', got {self.arch!r}")
-        if not isinstance(self.latent_dim, int) or isinstance(self.latent_dim, bool) or self.latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, got {self.latent_dim!r}")
-        if not isinstance(self.num_classes, int) or self.num_classes < 0:
-            raise ValueError(f"num_classes must be an int >= 0 (0: not conditional), got {self.num_classes!r}")
-        if self.likelihood == "categorical" and self.levels < 2:
-            raise ValueError(f"levels must be at least 2, got {self.levels!r}")
-        if self.likelihood == "gaussian" and not self.gaussian_std > 0:
-            raise ValueError(f"gaussian_std must be > 0, got {self.gaussian_std!r}")
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))  # frozen: tuples, never shared lists
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        choice(self.arch, "arch", ARCHS)
+        integer(self.latent_dim, "latent_dim", lo=1)
+        integer(self.num_classes, "num_classes", lo=0, what="an integer", hint=" (0: not conditional)")
+        choice(self.activation, "activation", ACTIVATIONS)
+        if self.likelihood == "categorical":
+            integer(self.levels, "levels", lo=2, what="an integer")
+        if self.likelihood == "gaussian":
+            number(self.gaussian_std, "gaussian_std", lo=0, lo_open=True)
         make_likelihood(self.likelihood, self.levels, self.gaussian_std)  # validates the name
 
 
@@ -225,9 +227,9 @@ class ConvDecoder(nn.Module):
 class VAE(nn.Module):
     """Encoder q_phi(z|x) = N(mu, diag(sigma^2)), prior p(z) = N(0, I), decoder p_theta(x|z)."""
 
-    def __init__(self, cfg: VAEConfig | None = None):
+    def __init__(self, config: VAEConfig | None = None):
         super().__init__()
-        self.cfg = cfg = cfg if cfg is not None else VAEConfig()
+        self.config = cfg = config if config is not None else VAEConfig()
         self.likelihood = make_likelihood(cfg.likelihood, cfg.levels, cfg.gaussian_std)
         C, H, W = cfg.image_shape
         D, P, k, y = C * H * W, self.likelihood.params_per_pixel, cfg.latent_dim, cfg.num_classes
@@ -239,24 +241,29 @@ class VAE(nn.Module):
             self.encoder = ConvEncoder(cfg.image_shape, y, width, 2 * k)
             self.decoder = ConvDecoder(k + y, cfg.image_shape, width, P)
 
+    @property
+    def cfg(self) -> VAEConfig:
+        """The config under its earlier name (notebooks written before it was `config`)."""
+        return self.config
+
     def _onehot(self, y: torch.Tensor | None, B: int, device) -> torch.Tensor | None:
-        if self.cfg.num_classes == 0:
+        if self.config.num_classes == 0:
             if y is not None:
                 raise ValueError("this VAE is not conditional (num_classes=0) but labels were given")
             return None
         if y is None or y.shape != (B,):
             raise ValueError(f"a conditional VAE needs labels y of shape ({B},), got {None if y is None else tuple(y.shape)}")
-        if y.numel() and (y.min() < 0 or y.max() >= self.cfg.num_classes):
-            raise ValueError(f"labels must lie in [0, {self.cfg.num_classes - 1}], got values in [{int(y.min())}, {int(y.max())}]")
-        return F.one_hot(y.long().to(device), self.cfg.num_classes).float()
+        if y.numel() and (y.min() < 0 or y.max() >= self.config.num_classes):
+            raise ValueError(f"labels must lie in [0, {self.config.num_classes - 1}], got values in [{int(y.min())}, {int(y.max())}]")
+        return F.one_hot(y.long().to(device), self.config.num_classes).float()
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Parameters of q(z|x): mu, logvar, each (B, latent_dim). Args: x (B, C, H, W); y (B,) labels."""
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.cfg.image_shape:
-            raise ValueError(f"expected images (B, {', '.join(map(str, self.cfg.image_shape))}), got {tuple(x.shape)}")
+        shape = ", ".join(map(str, self.config.image_shape))
+        check_shape(x, "images x", f"(B, {shape})", x.ndim == 4 and tuple(x.shape[1:]) == self.config.image_shape)
         B = x.shape[0]
         onehot = self._onehot(y, B, x.device)
-        if self.cfg.arch == "mlp":
+        if self.config.arch == "mlp":
             h = x.reshape(B, -1)  # (B, C*H*W)
             h = h if onehot is None else torch.cat([h, onehot], dim=1)
             out = self.encoder(h)
@@ -267,15 +274,14 @@ class VAE(nn.Module):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Parameters of p(x|z): (B, C, H, W, P). Args: z (B, latent_dim); y (B,) labels."""
-        if z.ndim != 2 or z.shape[1] != self.cfg.latent_dim:
-            raise ValueError(f"expected codes (B, {self.cfg.latent_dim}), got {tuple(z.shape)}")
+        check_shape(z, "codes z", f"(B, {self.config.latent_dim})", z.ndim == 2 and z.shape[1] == self.config.latent_dim)
         B = z.shape[0]
         onehot = self._onehot(y, B, z.device)
         h = z if onehot is None else torch.cat([z, onehot], dim=1)
-        C, H, W = self.cfg.image_shape
+        C, H, W = self.config.image_shape
         P = self.likelihood.params_per_pixel
         out = self.decoder(h)
-        if self.cfg.arch == "mlp":
+        if self.config.arch == "mlp":
             return out.view(B, C, H, W, P)
         return out.view(B, C, P, H, W).permute(0, 1, 3, 4, 2)  # (B, C, H, W, P)
 
@@ -290,7 +296,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """n images E[x|z] with z ~ p(z) = N(0, I): (n, C, H, W)."""
-        z = torch.randn(n, self.cfg.latent_dim, generator=generator, device=model_device(self), dtype=model_dtype(self))
+        z = torch.randn(n, self.config.latent_dim, generator=generator, device=model_device(self), dtype=model_dtype(self))
         return self.decode_mean(z, y)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -29,9 +29,9 @@ def test_linear_autoencoder_is_linear():
 
 def test_wrong_input_shapes_are_named():
     model = ae.Autoencoder(ae.AEConfig(latent_dim=2))
-    with pytest.raises(ValueError, match=r"expected images \(B, 1, 8, 8\), got \(4, 64\)"):
+    with pytest.raises(ValueError, match=r"images x must be of shape \(B, 1, 8, 8\), got \(4, 64\)"):
         model.encode(torch.rand(4, 64))
-    with pytest.raises(ValueError, match=r"expected codes \(B, 2\), got \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"codes z must be of shape \(B, 2\), got \(4, 3\)"):
         model.decode(torch.rand(4, 3))
     with pytest.raises(ValueError, match="latent_dim"):
         ae.AEConfig(latent_dim=0)

@@ -110,7 +110,7 @@ def test_toy_sets_leave_global_rng_alone():
 
 
 def test_make_toy_errors():
-    with pytest.raises(ValueError, match="'spiral'.*'moons'"):
+    with pytest.raises(ValueError, match="name must be one of .*'moons'.*got 'spiral'"):
         data.make_toy("spiral", 10)
     with pytest.raises(ValueError, match="non-negative int"):
         data.moons(-1)

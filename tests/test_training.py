@@ -56,7 +56,7 @@ def test_bad_arguments_are_named():
     model, loss, data = _regression()
     with pytest.raises(ValueError, match="train_data must be a non-empty tensor .* or a tuple"):
         fit(model, loss, [1, 2, 3], epochs=1, progress=False)
-    with pytest.raises(ValueError, match="epochs and batch_size must be positive"):
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
         fit(model, loss, data, epochs=0, progress=False)
     with pytest.raises(ValueError, match="scalar"):
         fit(model, lambda m, b: m(b[:, :4]), data, epochs=1, device="cpu", progress=False)

@@ -90,11 +90,11 @@ def test_class_conditioning_and_the_null_label():
     [
         (lambda: UNet()(torch.randn(2, 3, 8, 8), torch.zeros(2, dtype=torch.long)), r"\(B, 1, H, W\)"),
         (lambda: UNet()(torch.randn(2, 1, 7, 8), torch.zeros(2, dtype=torch.long)), "divisible by 2"),
-        (lambda: UNet()(torch.randn(2, 1, 8, 8), torch.zeros(3, dtype=torch.long)), r"steps t of shape \(2,\)"),
-        (lambda: UNet(UNetConfig(attention=(2,))), "must index channel_mult"),
+        (lambda: UNet()(torch.randn(2, 1, 8, 8), torch.zeros(3, dtype=torch.long)), r"steps t must be of shape \(2,\)"),
+        (lambda: UNet(UNetConfig(attention=(2,))), "must be an index of channel_mult"),
         (lambda: UNet(UNetConfig(channel_mult=())), "channel_mult"),
         (lambda: TimeMLP(2)(torch.randn(5, 3), torch.zeros(5, dtype=torch.long)), r"\(B, 2\)"),
-        (lambda: TimeMLP(0), "dim >= 1"),
+        (lambda: TimeMLP(0), "dim must be a positive integer"),
     ],
 )
 def test_bad_inputs_say_what_was_expected(call, match):

@@ -470,11 +470,11 @@ def test_conditional_vae_needs_labels(arch):
 
 def test_wrong_shapes_are_named():
     model = V.VAE(V.VAEConfig(latent_dim=3, hidden=(16,)))
-    with pytest.raises(ValueError, match=r"expected images \(B, 1, 8, 8\), got \(2, 1, 7, 7\)"):
+    with pytest.raises(ValueError, match=r"images x must be of shape \(B, 1, 8, 8\), got \(2, 1, 7, 7\)"):
         model.encode(torch.zeros(2, 1, 7, 7))
     with pytest.raises(ValueError, match=r"got \(1, 8, 8\)"):
         model.encode(torch.zeros(1, 8, 8))
-    with pytest.raises(ValueError, match=r"expected codes \(B, 3\), got \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"codes z must be of shape \(B, 3\), got \(2, 4\)"):
         model.decode(torch.zeros(2, 4))
 
 
@@ -560,9 +560,9 @@ def test_sample_follows_the_model_dtype():
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        (dict(num_classes=-1), "num_classes must be an int >= 0"),
-        (dict(levels=1), "levels must be at least 2"),
-        (dict(likelihood="gaussian", gaussian_std=0.0), "gaussian_std must be > 0"),
+        (dict(num_classes=-1), "num_classes must be a non-negative integer"),
+        (dict(levels=1), "levels must be an integer >= 2"),
+        (dict(likelihood="gaussian", gaussian_std=0.0), "gaussian_std must be a number > 0"),
         (dict(latent_dim=True), "latent_dim must be a positive int"),
     ],
 )

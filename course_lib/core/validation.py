@@ -82,6 +82,12 @@ def shape_of(x: Any) -> str:
     return str(tuple(x.shape)) if hasattr(x, "shape") else type(x).__name__
 
 
+def check_shape(x: Any, name: str, expected: str, ok: bool) -> None:
+    """Fail unless `ok`: "{name} must be of shape {expected}, got {x's shape}"."""
+    if not ok:
+        raise invalid(name, f"of shape {expected}", shape_of(x))
+
+
 def same_shape(a: torch.Tensor, b: torch.Tensor, names: str) -> None:
     """Fail unless a and b have the same shape; `names` reads like "x0 and noise"."""
     if a.shape != b.shape:
