@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,25 +21,18 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-ImageLike = Union[torch.Tensor, np.ndarray]
+from .core import validation as check
+
+ImageLike = torch.Tensor | np.ndarray
 Decode = Callable[[torch.Tensor], torch.Tensor]
 Lim = tuple[float, float, float, float]
 
+VALUE_RANGE = (0.0, 1.0)  # the images' default data range, drawn from white to black
 PAD_VALUE = 0.5  # grey border between tiles: visible on white background and on black ink
 N_CLASSES = 10  # tab10 has ten colours, one per digit
 
 
 # ----------------------------------------------------------------------------- arrays
-
-
-def _to_numpy(x: Any, name: str) -> np.ndarray:
-    """Turn a tensor (any device) or array-like into a float32 numpy array."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().to("cpu", torch.float32).numpy()
-    try:
-        return np.asarray(x, dtype=np.float32)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"{name} must be a tensor or array of numbers, got {type(x).__name__}") from err
 
 
 def as_image_array(images: ImageLike, name: str = "images") -> np.ndarray:
@@ -49,7 +42,7 @@ def as_image_array(images: ImageLike, name: str = "images") -> np.ndarray:
         images: (N, 1, H, W), (N, H, W) or a single (H, W) image; tensor or numpy.
         name: what to call `images` in error messages.
     """
-    x = _to_numpy(images, name)
+    x = check.to_numpy(images, name)
     if x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]  # (N, H, W)
     elif x.ndim == 2:
@@ -73,9 +66,7 @@ def decode_images(decode: Decode, z: Any) -> np.ndarray:
     Returns:
         float32 numpy array (M, H, W).
     """
-    z = torch.as_tensor(_to_numpy(z, "z"))  # (M, d) CPU float32
-    if z.ndim != 2:
-        raise ValueError(f"decode_images expects latent codes z of shape (M, d), got shape {tuple(z.shape)}")
+    z = check.codes(z, "z")  # (M, d) CPU float32
     with torch.no_grad():
         out = decode(z)
     if not isinstance(out, (torch.Tensor, np.ndarray)):
@@ -87,17 +78,6 @@ def decode_images(decode: Decode, z: Any) -> np.ndarray:
             f"decode returned shape {tuple(out.shape)}"
         )
     return images
-
-
-def _check_lim(lim: Sequence[float]) -> Lim:
-    """Validate a latent box (xmin, xmax, ymin, ymax)."""
-    try:
-        xmin, xmax, ymin, ymax = (float(v) for v in lim)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"lim must be four numbers (xmin, xmax, ymin, ymax), got {lim!r}") from err
-    if not (xmin < xmax and ymin < ymax):
-        raise ValueError(f"lim must satisfy xmin < xmax and ymin < ymax, got {(xmin, xmax, ymin, ymax)}")
-    return xmin, xmax, ymin, ymax
 
 
 # ----------------------------------------------------------------------------- images
@@ -164,12 +144,58 @@ def show_images(
     return ax
 
 
+def show_image_row(
+    images: ImageLike,
+    ax: Axes | None = None,
+    label: str | None = None,
+    value_range: Sequence[float] = VALUE_RANGE,
+    cmap: str = "gray_r",
+    pad: int = 1,
+) -> Axes:
+    """Draw images side by side as one row, with the row's label on its left.
+
+    Values are mapped from value_range to [0, 1] (clipped) before tiling, so images of any range
+    (e.g. diffusion's [-1, 1]) are drawn on one colour scale and the border stays PAD_VALUE grey.
+    The axes keeps no ticks and no visible spines (a caller may turn spines back on to frame it).
+
+    Args:
+        images: (N, 1, H, W), (N, H, W) or a single (H, W) image.
+        ax: axes to draw on; default a new figure.
+        label: the row's label, written left of the row, which is then anchored left (rows of
+            different lengths line up under each other).
+        value_range: (lo, hi) drawn from white (lo) to black (hi) with "gray_r".
+        cmap: matplotlib colormap name.
+        pad: border in pixels around and between the images (0: a single image fills the axes).
+    """
+    try:
+        lo, hi = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        lo = hi = math.nan
+    if not lo < hi:
+        raise check.invalid("value_range", "two numbers (lo, hi) with lo < hi", repr(value_range))
+    x = as_image_array(images)
+    x = np.clip((x - lo) / (hi - lo), 0.0, 1.0)  # (N, H, W) in [0, 1]
+    if ax is None:
+        inch = min(0.6, 12.0 / x.shape[0])
+        _, ax = plt.subplots(figsize=(max(1.0, inch * x.shape[0]), 1.0))
+    ax.imshow(image_grid(x, nrow=x.shape[0], pad=pad), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if label is not None:
+        ax.set_ylabel(label, rotation=0, ha="right", va="center")
+        ax.set_anchor("W")
+    return ax
+
+
 def show_image_rows(
     rows: Mapping[str, ImageLike],
     n: int | None = None,
     fig: Figure | None = None,
     title: str | None = None,
     cmap: str = "gray_r",
+    value_range: Sequence[float] = VALUE_RANGE,
 ) -> Figure:
     """Draw one labelled row of images per entry, e.g. {"original": x, "noisy": x_noisy, "reconstructed": x_hat}.
 
@@ -179,6 +205,7 @@ def show_image_rows(
         fig: figure to draw into (it is cleared); default a new one.
         title: figure title.
         cmap: matplotlib colormap name.
+        value_range: the images' data range (lo, hi), drawn from white to black; default [0, 1].
     """
     if not isinstance(rows, Mapping) or len(rows) == 0:
         raise ValueError(f"rows must be a non-empty dict label -> images, got {type(rows).__name__} {rows!r:.60}")
@@ -192,36 +219,13 @@ def show_image_rows(
         fig.clf()
     axes = fig.subplots(len(arrays), 1, squeeze=False)[:, 0]
     for ax, (label, x) in zip(axes, arrays.items()):
-        ax.imshow(image_grid(x, nrow=x.shape[0]), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        ax.set_ylabel(label, rotation=0, ha="right", va="center")
-        ax.set_anchor("W")  # rows of different lengths line up on the left
+        show_image_row(x, ax=ax, label=label, value_range=value_range, cmap=cmap)
     if title is not None:
         fig.suptitle(title)
     return fig
 
 
 # ----------------------------------------------------------------------------- latents
-
-
-def _check_points(z: Any, name: str = "z") -> np.ndarray:
-    """Validate 2-D points (N, 2) and return them as numpy."""
-    z = _to_numpy(z, name)
-    if z.ndim != 2 or z.shape[1] != 2:
-        hint = "; project it to 2-D first (e.g. PCA)" if z.ndim == 2 and z.shape[1] > 2 else ""
-        raise ValueError(f"{name} must have shape (N, 2), got shape {tuple(z.shape)}{hint}")
-    return z
-
-
-def _check_labels(labels: Any, n: int) -> np.ndarray:
-    """Validate per-point labels (n,) and return them as numpy."""
-    labels = _to_numpy(labels, "labels")
-    if labels.shape != (n,):
-        raise ValueError(f"labels must have shape ({n},), one per point, got shape {tuple(labels.shape)}")
-    return labels
 
 
 def plot_latent(
@@ -243,13 +247,13 @@ def plot_latent(
         title: axes title.
         s: marker size in points^2.
     """
-    z = _check_points(z)
+    z = check.points(z, "z")
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 4.5), layout="constrained")
     if labels is None:
         ax.scatter(z[:, 0], z[:, 1], s=s, color="tab:blue", alpha=0.7, linewidths=0)
     else:
-        labels = _check_labels(labels, z.shape[0])
+        labels = check.labels(labels, z.shape[0])
         digits = np.all(labels == np.round(labels)) and labels.min() >= 0 and labels.max() < N_CLASSES
         if digits:
             cmap = ListedColormap(plt.get_cmap("tab10").colors[:N_CLASSES])
@@ -327,7 +331,7 @@ def decoded_grid(decode: Decode, lim: Sequence[float], n: int = 15) -> np.ndarra
     Returns:
         (n * H, n * W) float32 array.
     """
-    xmin, xmax, ymin, ymax = _check_lim(lim)
+    xmin, xmax, ymin, ymax = check.lim(lim)
     if int(n) != n or n < 1:
         raise ValueError(f"n must be a positive integer (tiles per side), got {n!r}")
     n = int(n)
@@ -358,7 +362,7 @@ def plot_decoded_grid(
         title: axes title.
         cmap: matplotlib colormap name.
     """
-    lim = _check_lim(lim)
+    lim = check.lim(lim)
     grid = decoded_grid(decode, lim, n=n)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 6.0), layout="constrained")

@@ -116,6 +116,21 @@ def test_show_image_rows_one_labelled_row_each():
     assert fig._suptitle.get_text() == "denoising"
 
 
+def test_show_image_row_maps_its_value_range_to_one_scale():
+    x = torch.linspace(-1, 1, 2 * 3 * 4).view(2, 1, 3, 4)
+    fig, ax = plt.subplots()
+    assert viz.show_image_row(x, ax=ax, label="$x_t$", value_range=(-1.0, 1.0)) is ax
+    (im,) = ax.get_images()
+    np.testing.assert_allclose(im.get_array(), viz.image_grid((x + 1) / 2, nrow=2), rtol=1e-6)  # border stays grey
+    assert im.get_clim() == (0.0, 1.0) and ax.get_ylabel() == "$x_t$" and ax.get_anchor() == "W"
+    assert not any(spine.get_visible() for spine in ax.spines.values()) and len(ax.get_xticks()) == 0
+    ax = viz.show_image_row(torch.tensor([[-0.5, 0.25], [1.0, 2.0]]), pad=0)  # one image filling its axes, clipped
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), [[0.0, 0.25], [1.0, 1.0]])
+    assert ax.get_ylabel() == "" and ax.get_anchor() == "C"
+    with pytest.raises(ValueError, match=r"value_range must be two numbers \(lo, hi\) with lo < hi, got \(1, 0\)"):
+        viz.show_image_row(x, value_range=(1, 0))
+
+
 def test_show_image_rows_n_limits_and_reuses_fig():
     fig = plt.figure()
     out = viz.show_image_rows({"a": torch.rand(6, 8, 8)}, n=2, fig=fig)
@@ -156,9 +171,9 @@ def test_plot_latent_without_labels_and_continuous_labels():
 
 
 def test_plot_latent_bad_input():
-    with pytest.raises(ValueError, match=r"z must have shape \(N, 2\), got shape \(5, 3\).*PCA"):
+    with pytest.raises(ValueError, match=r"z must be of shape \(N, 2\), got shape \(5, 3\).*PCA"):
         viz.plot_latent(torch.zeros(5, 3))
-    with pytest.raises(ValueError, match=r"labels must have shape \(5,\).*got shape \(4,\)"):
+    with pytest.raises(ValueError, match=r"labels must be of shape \(5,\).*got shape \(4,\)"):
         viz.plot_latent(torch.zeros(5, 2), torch.zeros(4))
 
 

@@ -1,5 +1,8 @@
 """Widgets are driven without a kernel: set a control's value, see the figure redrawn."""
 
+import ast
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -30,6 +33,46 @@ def _axis(fig, label):
     return next(ax for ax in fig.axes if ax.get_label() == label)
 
 
+# ----------------------------------------------------------------------------- the package
+NOTEBOOK_NAMES = [  # what lessons and submitted notebooks call as `widgets.NAME`
+    "attribute_explorer", "condition_explorer", "forward_chain", "forward_explorer", "interpolation_explorer",
+    "latent_explorer", "render_interpolation", "render_latent_explorer", "render_reverse", "render_schedules",
+    "reverse_explorer", "schedule_explorer",
+]
+FORMER_NAMES = [  # every other public name of the single-file widgets.py the package replaced
+    "Decode", "DecodeCond", "Encode", "Explorer", "MARKER", "MODES", "HIGHLIGHT", "HIGHLIGHTS", "DATA_RANGE",
+    "SCHEDULE_COLOURS", "SCHEDULE_KINDS", "interpolate", "render_attribute", "render_condition",
+    "render_forward_toy", "schedule_alphabars",
+]
+
+
+def test_the_package_exposes_every_name_notebooks_and_tests_use():
+    for name in NOTEBOOK_NAMES + FORMER_NAMES:
+        assert hasattr(widgets, name), name
+        assert name in widgets.__all__, name
+    assert all(hasattr(widgets, name) for name in widgets.__all__)
+    from course_lib import autoencoder, diffusion
+    assert widgets.interpolate is autoencoder.interpolate and widgets.MODES == autoencoder.INTERPOLATIONS
+    assert widgets.schedule_alphabars is diffusion.schedule_alphabars
+
+
+def test_widget_topic_modules_do_not_import_each_other():
+    package = Path(widgets.__file__).parent
+    topics = {path.stem for path in package.glob("*.py")} - {"__init__", "explorer"}
+    assert {"latent", "diffusion"} <= topics
+    for topic in sorted(topics):
+        imported = set()
+        for node in ast.walk(ast.parse((package / f"{topic}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:  # from .x import ..., from . import x
+                imported |= {node.module} if node.module else {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("course_lib.widgets"):
+                imported.add(node.module.split(".")[2] if node.module.count(".") >= 2 else "")
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[2] for a in node.names if a.name.startswith("course_lib.widgets.")}
+        assert not imported & (topics - {topic}), f"widgets/{topic}.py imports {sorted(imported & topics)}"
+
+
 def test_interpolate_lerp_and_slerp():
     a, b = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
     lerp = widgets.interpolate(a, b, [0.0, 0.5, 1.0])
@@ -55,7 +98,7 @@ def test_render_latent_explorer_marks_z_and_shows_decode_z():
     np.testing.assert_allclose(decoded.images[0].get_array(), decode(z[None])[0, 0].numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"z must be one latent vector of shape \(2,\)"):
         widgets.render_latent_explorer(decode, torch.zeros(3), emb, labels)
-    with pytest.raises(ValueError, match=r"labels must have shape \(40,\)"):
+    with pytest.raises(ValueError, match=r"labels must be of shape \(40,\)"):
         widgets.render_latent_explorer(decode, z, emb, labels[:5])
 
 
@@ -101,11 +144,11 @@ def test_interpolation_explorer_redraws_for_every_control():
 
 
 def test_explorers_reject_bad_inputs():
-    with pytest.raises(ValueError, match=r"embedding must have shape \(N, 2\)"):
+    with pytest.raises(ValueError, match=r"embedding must be of shape \(N, 2\)"):
         widgets.latent_explorer(decode, torch.randn(10, 5))
     with pytest.raises(ValueError, match="at least 2 images"):
         widgets.interpolation_explorer(encode, decode, torch.rand(1, 1, 8, 8))
-    with pytest.raises(ValueError, match=r"a must be an integer index in \[0, 5\]"):
+    with pytest.raises(ValueError, match=r"a must be an integer index in 0 \.\. 5, got 9"):
         widgets.interpolation_explorer(encode, decode, torch.rand(6, 1, 8, 8), a=9)
     with pytest.raises(ValueError, match="encode must return a tensor"):
         widgets.interpolation_explorer(lambda x: x.numpy(), decode, torch.rand(6, 1, 8, 8))
@@ -146,7 +189,7 @@ def test_attribute_explorer_moves_codes_along_the_direction():
 
 
 # ----------------------------------------------------------------------------- diffusion widgets
-from course_lib import diffusion as D  # noqa: E402
+from course_lib import diffusion as D
 
 
 def _alphabar_linear(T, beta_start=1e-4, beta_end=0.02):
@@ -197,13 +240,13 @@ def test_render_schedules_keeps_one_noise_realisation_and_highlights():
 
 def test_render_schedules_rejects_bad_inputs():
     image = torch.zeros(8, 8)
-    with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 99 \(T = 100\)"):
+    with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 99, got 100 \(T = 100\)"):
         widgets.render_schedules(image, 100, T=100)
     with pytest.raises(ValueError, match="image must be one image"):
         widgets.render_schedules(torch.zeros(2, 1, 8, 8), 5)
     with pytest.raises(ValueError, match="highlight must be one of"):
         widgets.render_schedules(image, 5, highlight="sigmoid")
-    with pytest.raises(ValueError, match=r"noise must have the image's shape \(8, 8\)"):
+    with pytest.raises(ValueError, match=r"noise must be of the image's shape \(8, 8\)"):
         widgets.render_schedules(image, 5, noise=torch.zeros(7, 7))
     with pytest.raises(ValueError, match="beta_start <= beta_end"):
         widgets.render_schedules(image, 5, beta_start=0.05, beta_end=0.01)
@@ -228,7 +271,7 @@ def test_schedule_explorer_redraws_and_t_follows_T():
     assert explorer.controls["t"].max == 49 and explorer.controls["t"].value == 49
     assert "t = 49 (T = 50)" in explorer.figure._suptitle.get_text()
     assert plt.get_fignums() == [explorer.figure.number]
-    with pytest.raises(ValueError, match="the sliders' ranges"):
+    with pytest.raises(ValueError, match=r"beta_start must be a number in \[1e-05, 0\.001\], got 0\.01 \(the slider's range\)"):
         widgets.schedule_explorer(image, beta_start=0.01, beta_end=0.02)
 
 
@@ -332,6 +375,36 @@ def test_forward_chain_runs_q_step_step_by_step():
         widgets.forward_chain(points, d, [30])
 
 
+def _forward_chain_before_q_chain(points, diffusion, ts, seed=0):
+    """A literal copy of widgets.forward_chain's loop before it moved to GaussianDiffusion.q_chain."""
+    x = torch.as_tensor(points, dtype=torch.float32).clone()  # (N, 2)
+    keep = sorted({int(t) for t in ts})
+    g = torch.Generator().manual_seed(int(seed))
+    kept = []
+    for t in range(keep[-1] + 1):
+        x = diffusion.q_step(x, t, torch.randn(x.shape, generator=g))
+        if t == keep[len(kept)]:
+            kept.append(x.clone())
+    return torch.tensor(keep), torch.stack(kept)
+
+
+@pytest.mark.parametrize("schedule, ts, seed", [
+    (lambda: D.linear_beta_schedule(30, 1e-3, 0.5), [29, 0, 10, 10], 5),
+    (lambda: D.linear_beta_schedule(100), [0], 0),
+    (lambda: D.cosine_beta_schedule(50), [3, 49, 17, 3], 123),
+])
+def test_forward_chain_returns_exactly_what_the_former_loop_did(schedule, ts, seed):
+    d = D.GaussianDiffusion(schedule())
+    points = torch.randn(25, 2, generator=torch.Generator().manual_seed(seed))
+    ts_now, xs_now = widgets.forward_chain(points, d, ts, seed=seed)
+    ts_before, xs_before = _forward_chain_before_q_chain(points, d, ts, seed=seed)
+    assert torch.equal(ts_now, ts_before) and ts_now.dtype == torch.int64
+    assert xs_now.dtype == xs_before.dtype == torch.float32
+    assert torch.equal(xs_now, xs_before)  # bit for bit: the same noise in the same order
+    with pytest.raises(ValueError, match="ts must be a list of at least one step to keep"):
+        widgets.forward_chain(points, d, [])
+
+
 def test_render_forward_toy_draws_the_chain_state_over_the_prior():
     d = D.GaussianDiffusion(D.linear_beta_schedule(100))
     points = torch.randn(60, 2, generator=torch.Generator().manual_seed(1)) * 0.2 + torch.tensor([1.0, -1.0])
@@ -348,11 +421,11 @@ def test_render_forward_toy_draws_the_chain_state_over_the_prior():
     alone = widgets.render_forward_toy(points, d, 40, seed=2)
     np.testing.assert_allclose(_axis(alone, "forward").collections[-1].get_offsets(), chain[1][1].numpy(), rtol=1e-6)
     assert _axis(alone, "forward").get_xlim() == ax.get_xlim()
-    with pytest.raises(ValueError, match="t = 41 is not a step kept in the chain"):
+    with pytest.raises(ValueError, match=r"t must be a step kept in the chain \(3 steps, 0 \.\. 99\), got 41"):
         widgets.render_forward_toy(points, d, 41, chain=chain)
     with pytest.raises(ValueError, match=r"t must be an integer step in 0 \.\. 99"):
         widgets.render_forward_toy(points, d, 100)
-    with pytest.raises(ValueError, match=r"points must have shape \(N, 2\)"):
+    with pytest.raises(ValueError, match=r"points must be of shape \(N, 2\)"):
         widgets.render_forward_toy(torch.zeros(10, 3), d, 5)
 
 

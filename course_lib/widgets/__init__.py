@@ -1,0 +1,62 @@
+"""Interactive widgets (latent spaces, diffusion), each built on a pure render function.
+
+`render_*` functions draw a whole figure for given values and return it: notebooks call them
+directly for a static figure (shown without a kernel), tests check their pixels. The `*_explorer`
+widgets wire controls to a render function (`explorer.Explorer`, on `ipywidgets.interactive_output`)
+and redraw on every `.value` change, with or without a kernel.
+
+One module per topic, behind this package that re-exports every name (`from course_lib import
+widgets; widgets.latent_explorer(...)`):
+    explorer   the Explorer and the helpers every widget shares
+    latent     lessons 01-02: latent explorer, interpolation, conditions and attributes
+    diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
+The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
+`diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
+wrapped by `forward_chain`).
+"""
+
+from ..autoencoder import interpolate
+from ..diffusion import schedule_alphabars
+from .diffusion import (
+    DATA_RANGE,
+    HIGHLIGHTS,
+    SCHEDULE_COLOURS,
+    SCHEDULE_KINDS,
+    forward_chain,
+    forward_explorer,
+    render_forward_toy,
+    render_reverse,
+    render_schedules,
+    reverse_explorer,
+    schedule_explorer,
+)
+from .explorer import Explorer
+from .latent import (
+    HIGHLIGHT,
+    MARKER,
+    MODES,
+    Decode,
+    DecodeCond,
+    Encode,
+    attribute_explorer,
+    condition_explorer,
+    interpolation_explorer,
+    latent_explorer,
+    render_attribute,
+    render_condition,
+    render_interpolation,
+    render_latent_explorer,
+)
+
+__all__ = [
+    # shared plumbing
+    "Explorer",
+    # lessons 01-02: latent spaces
+    "Decode", "Encode", "DecodeCond", "MODES", "MARKER", "HIGHLIGHT", "interpolate",
+    "render_latent_explorer", "latent_explorer", "render_interpolation", "interpolation_explorer",
+    "render_condition", "condition_explorer", "render_attribute", "attribute_explorer",
+    # lesson 06: diffusion
+    "SCHEDULE_KINDS", "HIGHLIGHTS", "SCHEDULE_COLOURS", "DATA_RANGE", "schedule_alphabars",
+    "render_schedules", "schedule_explorer", "render_reverse", "reverse_explorer",
+    "forward_chain", "render_forward_toy", "forward_explorer",
+]
