@@ -31,7 +31,7 @@ from pathlib import Path
 import papermill
 import torch
 
-from course_lib.build import find_lessons, find_root
+from course_lib.tooling.build import find_lessons, find_root
 
 
 def machine() -> str:
@@ -52,7 +52,7 @@ def grade_run(lesson: str, folder: Path, out: Path, jobs: int) -> tuple[float, l
     """Wall time of `course grade` (the whole command, start-up included) and its rows."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "grade", lesson, str(folder), "--out", str(out),
+    result = subprocess.run([sys.executable, "-m", "course_lib.tooling.cli", "grade", lesson, str(folder), "--out", str(out),
                              "--jobs", str(jobs)], capture_output=True, text=True)
     wall = time.perf_counter() - start
     if result.returncode != 0:

@@ -24,7 +24,7 @@ from pathlib import Path
 import papermill
 import torch
 
-from course_lib.build import find_lessons, find_root
+from course_lib.tooling.build import find_lessons, find_root
 
 
 def machine() -> str:

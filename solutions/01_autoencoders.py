@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Lesson 01 — Autoencoders
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgm-course/deep-generative-models/blob/main/solutions/01_autoencoders.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{{ repository }}/blob/main/{{ folder }}/{{ stem }}.ipynb)
 #
 # An autoencoder learns to copy its input through a narrow **bottleneck**. Copying is trivial;
 # copying through a bottleneck forces the network to find the few directions along which the data
@@ -42,7 +42,7 @@ import sys
 
 if "google.colab" in sys.modules:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/dgm-course/deep-generative-models"],
+        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/{{ repository }}"],
         check=True,
     )
 

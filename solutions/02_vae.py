@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Lesson 02 — Variational autoencoders and the ELBO
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgm-course/deep-generative-models/blob/main/solutions/02_vae.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{{ repository }}/blob/main/{{ folder }}/{{ stem }}.ipynb)
 #
 # Lesson 01 ended with a problem: an autoencoder's latent space has holes and no distribution we
 # can sample from, so it cannot generate. A **variational autoencoder** (Kingma & Welling, 2014)
@@ -43,7 +43,7 @@ import sys
 
 if "google.colab" in sys.modules:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/dgm-course/deep-generative-models"],
+        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/{{ repository }}"],
         check=True,
     )
 

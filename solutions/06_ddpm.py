@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Lesson 06 — Denoising diffusion: DDPM and DDIM
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/dgm-course/deep-generative-models/blob/main/solutions/06_ddpm.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{{ repository }}/blob/main/{{ folder }}/{{ stem }}.ipynb)
 #
 # A diffusion model learns to generate by learning to **undo noise**. A fixed forward process
 # destroys an image in $T$ small Gaussian steps until nothing but noise is left; a network is trained
@@ -45,7 +45,7 @@ import sys
 
 if "google.colab" in sys.modules:
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/dgm-course/deep-generative-models"],
+        [sys.executable, "-m", "pip", "install", "-q", "course-lib @ git+https://github.com/{{ repository }}"],
         check=True,
     )
 

@@ -10,14 +10,14 @@ import nbformat
 import pytest
 
 from course_lib import checks
-from course_lib.build import find_lessons
-from course_lib.cli import main, parse_parameters, UsageError
+from course_lib.tooling.build import find_lessons
+from course_lib.tooling.cli import UsageError, main, parse_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def course(*args, cwd=ROOT, env=None):
-    return subprocess.run([sys.executable, "-m", "course_lib.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "course_lib.tooling.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
 
 
@@ -66,7 +66,8 @@ def test_parameter_parsing():
 
 
 def test_missing_kernel_is_one_line():
-    _one_line_error(course("run", "01", "--kernel", "no-such-kernel"), "no Jupyter kernel named 'no-such-kernel'", "ipykernel install")
+    _one_line_error(course("run", "01", "--kernel", "no-such-kernel"), "no Jupyter kernel named 'no-such-kernel'",
+                    "ipykernel install")
 
 
 def test_missing_notebook_and_not_a_notebook(tmp_path):
@@ -74,6 +75,15 @@ def test_missing_notebook_and_not_a_notebook(tmp_path):
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{ not json")
     _one_line_error(course("run", str(bad)), "not a readable notebook")
+
+
+def test_the_command_imports_no_torch_matplotlib_or_widgets():
+    """The command's modules load without the students' libraries (grading imports the checks only when it grades)."""
+    code = ("import course_lib.tooling.cli, course_lib.tooling.grading, course_lib.tooling.build, sys\n"
+            "print(' '.join(m for m in ('torch', 'matplotlib', 'ipywidgets') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "", f"imported at start-up: {result.stdout.strip()}"
 
 
 def test_build_check_passes_on_the_repository():
@@ -100,7 +110,8 @@ def test_main_job_runs_the_solution_headless(tmp_path):
     assert injected and "EPOCHS = 3" in injected[0].source
 
 
-@pytest.mark.parametrize("lesson", sorted(find_lessons(ROOT).values(), key=lambda l: l.number), ids=lambda l: l.stem)
+@pytest.mark.parametrize("lesson", sorted(find_lessons(ROOT).values(), key=lambda lesson: lesson.number),
+                         ids=lambda lesson: lesson.stem)
 def test_untouched_lesson_runs_and_reports_not_attempted(tmp_path, lesson):
     """A student who has done nothing still gets a notebook that runs top to bottom."""
     result = course("run", lesson.number, "--lesson", "--fast", "--out", str(tmp_path))

@@ -9,6 +9,7 @@ import ast
 import csv
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -21,19 +22,21 @@ import pytest
 
 pytest.importorskip("papermill")
 
-from course_lib import checks, grading  # noqa: E402
-from course_lib.cli import main  # noqa: E402
-from course_lib.grading_worker import Unreadable, definitions, load_submission, python_source  # noqa: E402
+from course_lib import checks
+from course_lib.tooling import grading
+from course_lib.tooling.cli import main
+from course_lib.tooling.grading import runner, settings
+from course_lib.tooling.grading.notebook import Unreadable, definitions, load_submission, python_source
 
 sys.path.insert(0, str(Path(__file__).parent))
-import grading_submissions as subs  # noqa: E402
+import grading_submissions as subs
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = list(subs.NAMES)
 
 
 def course(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "course_lib.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "course_lib.tooling.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, "COURSE_FAST": "1"})
 
 
@@ -267,7 +270,7 @@ def test_ctrl_c_stops_everything_and_writes_every_row(tmp_path):
     for name in ("b_loop", "c_loop", "d_loop"):
         subs.write(subs.after_imports(subs.short(subs.read(subs.SOLUTION)), "while True:\n    pass"),
                    folder / f"{name}.ipynb")
-    proc = subprocess.Popen([sys.executable, "-m", "course_lib.cli", "grade", "01", str(folder), "--out", str(out),
+    proc = subprocess.Popen([sys.executable, "-m", "course_lib.tooling.cli", "grade", "01", str(folder), "--out", str(out),
                              "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     pids: list[int] = []
     deadline = time.monotonic() + 120
@@ -300,6 +303,45 @@ def test_a_kernel_ignoring_the_interrupt_is_stopped_and_graded_fresh(tmp_path):
 
 
 # ----------------------------------------------------------------------------- pieces, without a kernel
+def test_a_task_crosses_into_the_workers_process(tmp_path):
+    """The parent hands each worker a Task: it pickles (forkserver, spawn) and the worker reads it (an empty file:
+    the worker's whole path without a kernel, to its result)."""
+    (tmp_path / "ada.ipynb").write_bytes(b"")
+    exercises = [grading.ExerciseSpec("01.f", "f", "function", 1), grading.ExerciseSpec("01.M", "M", "class", 2.5)]
+    run = grading.GradeSettings("01", "autoencoders", "python3", {"SEED": 0, "HIDDEN": (64, 32)}, ("SEED", "HIDDEN"))
+    task = runner.make_task(grading.Submission("ada", tmp_path / "ada.ipynb"), tmp_path / "out", run, exercises, jobs=2)
+    assert pickle.loads(pickle.dumps(task)) == task
+    assert task.exercise_list() == [["01.f", "f", "function"], ["01.M", "M", "class"]]
+    assert task.package_root.joinpath("course_lib", "checks.py").is_file() and task.work.is_dir()
+    with pytest.raises(AttributeError):
+        task.timeout = 1  # frozen
+    proc = runner._context().Process(target=runner._child, args=(task,))
+    proc.start()
+    proc.join(120)
+    assert proc.exitcode == 0
+    result = json.loads(task.result_path.read_text())
+    assert (result["status"], result["first_error"]) == ("empty", "the file is empty")
+
+
+def test_the_fingerprint_covers_every_file_of_course_lib(tmp_path, monkeypatch):
+    """A changed check, reference implementation or grader anywhere in course_lib means grading again."""
+    run = grading.GradeSettings("01", "autoencoders", "python3", {"SEED": 0})
+    copy = tmp_path / "course_lib"
+    shutil.copytree(settings.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    real = run.fingerprint()
+    monkeypatch.setattr(settings, "PACKAGE_DIR", copy)
+    assert run.fingerprint() == real  # the same sources, the same fingerprint
+    for changed in ("exercises/lesson01.py", "autoencoder.py", "checks.py", "tooling/grading/kernel.py"):
+        before = run.fingerprint()
+        with open(copy / changed, "a") as f:
+            f.write("\n# changed\n")
+        assert run.fingerprint() != before, changed
+    before = run.fingerprint()
+    (copy / "flows.py").write_text("x = 1\n")  # a new module
+    assert run.fingerprint() != before
+    assert grading.GradeSettings("01", "autoencoders", "python3", {"SEED": 1}).fingerprint() != run.fingerprint()
+
+
 def test_python_source_keeps_lines_and_translates_magics():
     src = ('%matplotlib inline\nimport torch\n!pip install x\nfiles = !ls\ndef f():\n    %time g()\n'
            '    return """\n%d items\n"""\n')
@@ -330,7 +372,7 @@ def test_a_request_whose_reply_is_lost_goes_on_and_one_past_its_limit_is_interru
     """nbclient asks every few seconds: wait on, finish a request the kernel is done with, or stop it."""
     import asyncio
 
-    from course_lib.grading_worker import _Client
+    from course_lib.tooling.grading.client import KernelClient
 
     class KernelManager:
         interrupted = False
@@ -338,7 +380,7 @@ def test_a_request_whose_reply_is_lost_goes_on_and_one_past_its_limit_is_interru
         def interrupt_kernel(self):
             KernelManager.interrupted = True
 
-    client = _Client(nbformat.v4.new_notebook(), 10**6, 10**7, kernel_name="python3")
+    client = KernelClient(nbformat.v4.new_notebook(), 10**6, 10**7, kernel_name="python3")
     client.km = KernelManager()
     cell = nbformat.v4.new_code_cell("x = 1")
     client.arm(30)
@@ -357,7 +399,7 @@ def test_a_request_whose_reply_is_lost_goes_on_and_one_past_its_limit_is_interru
 
 
 def test_tuples_are_injected_as_tuples():
-    from course_lib.grading_worker import _Translator
+    from course_lib.tooling.grading.worker import _Translator
 
     for value in [(256,), (1, 2), (), [1, (2, "a")], {"k": (1.5,)}]:
         assert eval(_Translator.translate(value)) == value
@@ -497,8 +539,8 @@ def test_bad_points_file_and_another_lessons_out_folder(capsys, tmp_path):
 def test_without_papermill_the_package_imports_and_grade_says_what_to_install():
     code = (
         "import sys; sys.modules['papermill'] = None\n"
-        "import course_lib.grading, course_lib.cli\n"
-        "sys.exit(course_lib.cli.main(['grade', '01', 'lessons']))\n"
+        "import course_lib.tooling.grading, course_lib.tooling.cli\n"
+        "sys.exit(course_lib.tooling.cli.main(['grade', '01', 'lessons']))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
@@ -506,20 +548,22 @@ def test_without_papermill_the_package_imports_and_grade_says_what_to_install():
 
 
 def test_the_grader_in_the_kernel_uses_the_students_own_definitions(tmp_path):
-    """grading_kernel.Grader on its own (in a subprocess: it re-imports course_lib from disk)."""
+    """kernel.Grader on its own (in a subprocess: it re-imports course_lib from disk)."""
     code = r'''
 import json, sys
-from course_lib import grading_kernel, checks, autoencoder as ae
+from course_lib import checks, autoencoder as ae
+from course_lib.tooling.grading import kernel
 src = "import torch\ndef reconstruction_loss(x, x_hat):\n    return ((x - x_hat) ** 2).sum() / len(x)\n" \
       "def gaussian_corruption(x, sigma, generator=None):\n    return x + undefined_name\n" \
       "def masking_corruption(x, p, generator=UNDEFINED):\n    return x\n"
 spec = {"nonce": "n1", "lesson": "01", "workdir": sys.argv[1] + "/work", "result_path": sys.argv[1] + "/v.jsonl",
         "package_root": sys.argv[2], "fresh": False,
-        "exercises": [[ex.key, ex.name, "class" if isinstance(ex.reference, type) else "function"] for ex in checks.exercises("01")],
+        "exercises": [[ex.key, ex.name, "class" if isinstance(ex.reference, type) else "function"]
+                      for ex in checks.exercises("01")],
         "cells": [{"number": 7, "source": src, "statements": [[0, False], [1, False], [2, False], [3, False]]}]}
 user_ns = {"reconstruction_loss": ae.reconstruction_loss}  # what a check cell leaves behind after a failure
 checks.run_check = lambda key, student: None  # patched by the notebook: the grader's copy is fresh
-g = grading_kernel.Grader(spec, user_ns)
+g = kernel.Grader(spec, user_ns)
 for i in range(4):
     g.check(i)
 '''
@@ -535,7 +579,8 @@ for i in range(4):
     assert "NameError" in verdicts["01.gaussian_corruption"]["message"]
     assert "line 5: return x + undefined_name" in verdicts["01.gaussian_corruption"]["message"]  # the student's line
     assert verdicts["01.masking_corruption"]["status"] == "failed"
-    assert "running your `def masking_corruption` (code cell 7, line 6) raised NameError" in verdicts["01.masking_corruption"]["message"]
+    assert ("running your `def masking_corruption` (code cell 7, line 6) raised NameError"
+            in verdicts["01.masking_corruption"]["message"])
 
 
 def test_relative_paths_from_the_instructors_folder(tmp_path):
@@ -543,7 +588,7 @@ def test_relative_paths_from_the_instructors_folder(tmp_path):
     works in a folder of its own, so the grader must hand it absolute paths (a relative --out once lost
     every verdict: 0 points for a correct notebook)."""
     subs.write(subs.short(subs.read(subs.SOLUTION)), tmp_path / "subs" / "ada.ipynb")
-    result = subprocess.run([sys.executable, "-m", "course_lib.cli", "grade", "01", "subs", "--out", "grades"],
+    result = subprocess.run([sys.executable, "-m", "course_lib.tooling.cli", "grade", "01", "subs", "--out", "grades"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "COURSE_FAST": "1"})
     assert result.returncode == 0, result.stdout + result.stderr

@@ -47,7 +47,7 @@ def test_no_exact_pins_on_torch_or_numpy_and_colab_widgets():
 def test_python_version_and_console_script():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["requires-python"] == ">=3.10"
-    assert project["scripts"]["course"] == "course_lib.cli:main"
+    assert project["scripts"]["course"] == "course_lib.tooling.cli:main"
 
 
 def test_every_subpackage_of_course_lib_is_packaged():

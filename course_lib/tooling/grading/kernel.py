@@ -1,6 +1,6 @@
 """The grader's side inside a submission's kernel. Sent as text by the grader; notebooks never import it.
 
-After a student's notebook has run, `course grade` executes this file's source in the same kernel
+After a student's notebook has run, the worker (worker.py) executes this file's source in the same kernel
 (or in a fresh kernel when that one died or hung), creates `Grader(spec)` and calls
 `grader.check(i)` once per exercise, each call a separate request with its own time limit. The
 grader
@@ -14,7 +14,8 @@ grader
    because the notebook stopped early;
 4. appends each verdict, tagged with the run's random nonce, to a file named only in the spec.
 
-The verdicts never come from anything the notebook printed or displayed.
+The verdicts never come from anything the notebook printed or displayed. This file imports only the
+standard library: it runs as text in a namespace of its own, with no package around it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,17 @@ solutions/NN_topic.py (jupytext py:percent) is the single source of a lesson. Co
 `### BEGIN SOLUTION` and `### END SOLUTION` is the exercise's answer; `lesson_source` replaces each
 region by a stub raising NotImplementedError that names the exercise. Both .py files are paired to
 .ipynb: lessons without outputs, solutions keeping the outputs of their last executed run.
+
+The repository's address is written in no source: a source carries placeholders, which `expand`
+fills for each generated file (a name it does not know is a BuildError):
+
+    {{ repository }}   owner/name on GitHub (project.REPOSITORY)
+    {{ folder }}       "solutions" or "lessons": the folder of the notebook being written
+    {{ stem }}         the lesson's file name without extension, "01_autoencoders"
+
+so the Colab badge of a source reads
+`https://colab.research.google.com/github/{{ repository }}/blob/main/{{ folder }}/{{ stem }}.ipynb`
+and opens the solution from solutions/ and the student version from lessons/.
 """
 
 from __future__ import annotations
@@ -14,10 +25,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .project import PACKAGE_PARENT, REPOSITORY
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB_MARK = "# YOUR CODE HERE"
 _DEF = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+([A-Za-z_]\w*)")
 _LESSON_FILE = re.compile(r"^(\d\d)_([a-z0-9_]+)\.py$")
+PLACEHOLDER = re.compile(r"\{\{ ([a-z_]+) \}\}")  # {{ name }}, spaced as written: never an f-string's {{x}}
 
 
 class BuildError(ValueError):
@@ -41,6 +55,10 @@ class Lesson:
         """solutions/ or lessons/ file with extension ".py" or ".ipynb"."""
         return self.root / folder / f"{self.stem}{ext}"
 
+    def placeholders(self, folder: str) -> dict[str, str]:
+        """What `expand` writes for each placeholder in this lesson's notebook of `folder`."""
+        return {"repository": REPOSITORY, "folder": folder, "stem": self.stem}
+
 
 def find_root(start: Path | None = None) -> Path:
     """The course checkout: the first folder upwards holding solutions/ and pyproject.toml.
@@ -50,8 +68,7 @@ def find_root(start: Path | None = None) -> Path:
     candidates = []
     here = (start or Path.cwd()).resolve()
     candidates += [here, *here.parents]
-    pkg = Path(__file__).resolve().parents[1]
-    candidates += [pkg]
+    candidates += [PACKAGE_PARENT]
     for c in candidates:
         if (c / "solutions").is_dir() and (c / "pyproject.toml").is_file():
             return c
@@ -114,8 +131,21 @@ def lesson_source(text: str, filename: str = "<source>") -> str:
         out.append(f"{indent}{STUB_MARK}\n")
         out.append(f'{indent}raise NotImplementedError("exercise {name}: replace this line with your code")\n')
         i = j + 1
-    result = "".join(out)
-    return result.replace("/blob/main/solutions/", "/blob/main/lessons/")
+    return "".join(out)
+
+
+def expand(text: str, values: dict[str, str], filename: str = "<source>") -> str:
+    """Fill every `{{ name }}` of a lesson source; a name not in `values` is a BuildError."""
+
+    def fill(m: re.Match) -> str:
+        name = m.group(1).strip()
+        if name not in values:
+            line = text.count("\n", 0, m.start()) + 1
+            raise BuildError(f"{filename}:{line}: unknown placeholder {m.group(0)}; "
+                             f"the placeholders are: {', '.join('{{ ' + k + ' }}' for k in values)}")
+        return values[name]
+
+    return PLACEHOLDER.sub(fill, text)
 
 
 def exercise_names(text: str) -> list[str]:
@@ -186,10 +216,11 @@ def read_notebook(path: Path):
 
 def expected_files(lesson: Lesson) -> dict[Path, str]:
     """Every generated file of a lesson with the content it should have."""
+    name = str(lesson.path("solutions", ".py"))
     source = lesson.path("solutions", ".py").read_text()
-    student = lesson_source(source, str(lesson.path("solutions", ".py")))
+    student = expand(lesson_source(source, name), lesson.placeholders("lessons"), name)
     files = {lesson.path("lessons", ".py"): student, lesson.path("lessons", ".ipynb"): dumps(notebook_from_source(student))}
-    solution_nb = notebook_from_source(source)
+    solution_nb = notebook_from_source(expand(source, lesson.placeholders("solutions"), name))
     existing = lesson.path("solutions", ".ipynb")
     if existing.exists():
         solution_nb = with_outputs(solution_nb, read_notebook(existing))

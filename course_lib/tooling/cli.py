@@ -34,7 +34,7 @@ def _lesson(root: Path, number: str) -> nbbuild.Lesson:
     lessons = nbbuild.find_lessons(root)
     key = number.zfill(2) if number.isdigit() else number
     if key not in lessons:
-        have = ", ".join(f"{n} ({l.slug})" for n, l in lessons.items()) or "none"
+        have = ", ".join(f"{n} ({lesson.slug})" for n, lesson in lessons.items()) or "none"
         raise UsageError(f"no lesson {number!r}; the lessons are: {have}")
     return lessons[key]
 
@@ -269,7 +269,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", nargs="*", metavar="SUBMISSION",
                    help="a notebook, or a folder with one notebook (or one folder) per student; the id is the name")
     g.add_argument("--out", help="output folder (default: grades/NN_topic); a second run there keeps unchanged grades")
-    g.add_argument("--jobs", type=int, default=1, help="submissions graded at once, each in its own process and kernel (default 1)")
+    g.add_argument("--jobs", type=int, default=1,
+                   help="submissions graded at once, each in its own process and kernel (default 1)")
     g.add_argument("--timeout", type=float, default=600, help="seconds allowed for a whole notebook (default 600)")
     g.add_argument("--cell-timeout", type=float, default=300, help="seconds allowed per cell (default 300)")
     g.add_argument("--memory-limit", type=int, default=4096, metavar="MB",
