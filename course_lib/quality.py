@@ -12,7 +12,6 @@ sample size. `course_lib.metrics` re-exports the public names.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import math
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.devices import one_thread
 from .core.records import Report
 from .core.validation import integer, number
 from .data import DIGITS_SPLITS, load_digits
@@ -236,17 +236,6 @@ def _random_shift(x: torch.Tensor, shift: int, generator: torch.Generator) -> to
     return padded[torch.arange(B).view(B, 1, 1), 0, rows, cols].unsqueeze(1)  # (B, 1, H, W)
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Run the block on one CPU thread (a fixed reduction order; no thread overhead on small matrices)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def train_digits_classifier(seed: int = 0, config: ClassifierConfig = ClassifierConfig()) -> DigitsClassifier:
     """Train the feature classifier on the digits train split, deterministically from `seed` (uncached).
 
@@ -256,7 +245,7 @@ def train_digits_classifier(seed: int = 0, config: ClassifierConfig = Classifier
     """
     x, y = load_digits("train")
     start = time.perf_counter()
-    with _one_thread():  # a fixed reduction order: the same weights every time
+    with one_thread():  # a fixed reduction order: the same weights every time
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)  # the layers' initialisation
             model = DigitsClassifier(config).float()
@@ -327,7 +316,7 @@ def digits_features(images: torch.Tensor, seed: int = 0, batch_size: int = 1024)
     """
     x = _check_images(images)
     model = digits_classifier(seed)
-    with torch.no_grad(), _one_thread():
+    with torch.no_grad(), one_thread():
         return torch.cat([model.embed(b) for b in x.split(batch_size)]).double()  # (N, D)
 
 
@@ -450,7 +439,7 @@ def sample_quality(samples: torch.Tensor, reference: str = "test", seed: int = 0
     feats = digits_features(samples, seed)  # (N, D)
     if len(feats) <= k:
         raise ValueError(f"need more than k = {k} samples, got {len(feats)}")
-    with _one_thread():  # small matrices: threads only cost time (10x on a busy 2-core machine)
+    with one_thread():  # small matrices: threads only cost time (10x on a busy 2-core machine)
         ref = _split_features(reference, seed)
         floor = _floor(len(feats), reference, seed, floor_repeats, k)  # cached per (n, reference, seed, repeats, k)
         fd_floor, kid_floor, p_floor, r_floor, fd_std, floor_n, draws = floor

@@ -1,6 +1,9 @@
-"""Devices: where a model lives, and what DEVICE = "auto" means on this machine."""
+"""Devices: where a model lives, what DEVICE = "auto" means on this machine, and CPU threads."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -58,3 +61,18 @@ def model_dtype(model: object, default: torch.dtype | None = None) -> torch.dtyp
             if tensor.is_floating_point():
                 return tensor.dtype
     return default if default is not None else torch.get_default_dtype()
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the block on one CPU thread, then restore the count.
+
+    For small tensors (checks, the metric classifier): one thread gives a fixed reduction order, so the
+    same numbers every time, and no thread overhead, which on a busy machine can cost ten times the work.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
