@@ -19,7 +19,7 @@ from pathlib import Path
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import benchmark_args, machine, run_solution  # noqa: E402
+from notebook_runtimes import benchmark_args, machine, run_solution
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"parameters: {params}")
     print(f"{int(r['n_samples'])} samples against the {r['ddpm_reference']} split; "
-          f"real floor (FD of {int(r['ddpm_floor_n'])} training digits): {r['ddpm_fd_floor']:.3f} +- {r['ddpm_fd_floor_std']:.3f}")
+          f"real floor (FD of {int(r['ddpm_floor_n'])} training digits): "
+          f"{r['ddpm_fd_floor']:.3f} +- {r['ddpm_fd_floor_std']:.3f}")
     print(f"{'sampler':<22}{'FD':>8}{'x floor':>9}{'KID':>9}{'prec.':>7}{'recall':>8}{'seconds':>9}")
     for name, key, steps in (("DDPM", "ddpm", int(r["T"])), ("DDIM (eta=0)", "ddim", int(r["ddim_steps"]))):
         print(f"{name + f', {steps} steps':<22}{r[key + '_fd']:>8.3f}{r[key + '_fd'] / r[key + '_fd_floor']:>9.2f}"

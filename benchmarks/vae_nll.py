@@ -16,7 +16,7 @@ from pathlib import Path
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import benchmark_args, machine, run_solution  # noqa: E402
+from notebook_runtimes import benchmark_args, machine, run_solution
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,9 @@ the latent space (codes of a dataset, paths between two codes).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn

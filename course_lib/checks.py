@@ -17,8 +17,9 @@ import html
 import importlib
 import re
 import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -51,7 +52,7 @@ class Exercise:
     key: str
     title: str
     reference: Any
-    test: Callable[[Any, Any, "Cases"], None]
+    test: Callable[[Any, Any, Cases], None]
     points: int = 1
 
     @property

@@ -174,7 +174,8 @@ class GaussianDiffusion:
         t = self._t(t, x0)
         noise = torch.randn_like(x0) if noise is None else noise
         same_shape(x0, noise, "x0 and noise")
-        return _gather(self.alphabar.sqrt(), t, x0) * x0 + _gather((1 - self.alphabar).sqrt(), t, x0) * noise  # sqrt(ab) x0 + sqrt(1-ab) eps
+        # x_t = sqrt(alphabar_t) x_0 + sqrt(1 - alphabar_t) eps
+        return _gather(self.alphabar.sqrt(), t, x0) * x0 + _gather((1 - self.alphabar).sqrt(), t, x0) * noise
 
     def q_step(self, x_prev: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """One forward step x_t ~ q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)."""

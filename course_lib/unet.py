@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -177,7 +176,7 @@ class UNet(nn.Module):
         # 3. up: blocks + 1 per level, each taking a skip, then nearest-neighbour upsampling
         self.up = nn.ModuleList()
         for level in reversed(range(len(widths))):
-            for i in range(cfg.blocks + 1):
+            for _ in range(cfg.blocks + 1):
                 self.up.append(block(c + skips.pop(), widths[level], level))
                 c = widths[level]
             if level > 0:
@@ -197,7 +196,7 @@ class UNet(nn.Module):
         check_shape(x, "x", f"(B, {cfg.in_channels}, H, W)", x.ndim == 4 and x.shape[1] == cfg.in_channels)
         factor = 2 ** (len(cfg.channel_mult) - 1)
         if x.shape[2] % factor or x.shape[3] % factor:
-            raise ValueError(f"H and W must be divisible by {factor} for {len(cfg.channel_mult)} levels, got {tuple(x.shape[2:])}")
+            raise invalid("H and W", f"divisible by {factor} for {len(cfg.channel_mult)} levels", tuple(x.shape[2:]))
         check_shape(t, "steps t", f"({x.shape[0]},)", t.shape == x.shape[:1])
         emb = self.time(t, y)  # (B, 4C)
         h = self.conv_in(x)  # (B, C, H, W)

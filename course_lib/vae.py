@@ -254,7 +254,8 @@ class VAE(nn.Module):
         if y is None or y.shape != (B,):
             raise ValueError(f"a conditional VAE needs labels y of shape ({B},), got {None if y is None else tuple(y.shape)}")
         if y.numel() and (y.min() < 0 or y.max() >= self.config.num_classes):
-            raise ValueError(f"labels must lie in [0, {self.config.num_classes - 1}], got values in [{int(y.min())}, {int(y.max())}]")
+            raise ValueError(f"labels must lie in [0, {self.config.num_classes - 1}], "
+                             f"got values in [{int(y.min())}, {int(y.max())}]")
         return F.one_hot(y.long().to(device), self.config.num_classes).float()
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -88,7 +88,7 @@ def test_a_crash_in_the_student_code_is_reported_not_raised():
 
 
 def test_check_returns_what_the_lesson_goes_on_with(capsys):
-    mine = lambda x, y: ae.reconstruction_loss(x, y)  # noqa: E731
+    mine = lambda x, y: ae.reconstruction_loss(x, y)
     assert checks.check("01.reconstruction_loss", mine) is mine
     assert checks.check("01.reconstruction_loss", _stub) is ae.reconstruction_loss
     out = capsys.readouterr().out  # outside IPython the verdict is printed
@@ -150,7 +150,7 @@ def test_lesson_02_wrong_answers_fail(key, wrong, words):
     assert result.status == FAILED and words in result.message, result.message
 
 
-from course_lib import vae as _vae  # noqa: E402
+from course_lib import vae as _vae
 
 
 def _elbo_terms(model, x, kl_weight):

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.core import devices, env, records, validation as check
+from course_lib.core import devices, env, records
+from course_lib.core import validation as check
 
 
 # ----------------------------------------------------------------------------- validation

@@ -477,7 +477,8 @@ def test_ddim_inversion_recovers_x_T():
     ab = alphabar_list(betas)
     errors = {}
     for steps in (100, T):
-        x0, traj = d.ddim_sample(oracle, (200, 2), steps=steps, return_trajectory=True, generator=torch.Generator().manual_seed(1))
+        x0, traj = d.ddim_sample(oracle, (200, 2), steps=steps, return_trajectory=True,
+                                 generator=torch.Generator().manual_seed(1))
         ts = traj.ts.flip(0).tolist()  # ascending: 0, .., T-1
         x, s = x0.double(), ts[0]  # start from the sample, taking it as x at the first kept step
         for t in ts[1:]:
@@ -578,7 +579,8 @@ def test_argument_errors_say_what_was_expected():
         (lambda: D.GaussianDiffusion(torch.full((10,), 1.0)), r"values in \(0, 1\)"),
         (lambda: D.GaussianDiffusion(torch.full((2, 5), 0.1)), r"1-D schedule"),
         (lambda: D.GaussianDiffusion(torch.zeros(0)), r"1-D schedule"),
-        (lambda: D.GaussianDiffusion(D.linear_beta_schedule(10), sigma="learned"), r"sigma must be one of \('beta', 'beta_tilde'\)"),
+        (lambda: D.GaussianDiffusion(D.linear_beta_schedule(10), sigma="learned"),
+         r"sigma must be one of \('beta', 'beta_tilde'\)"),
         (lambda: D.linear_beta_schedule(0), r"T must be a positive integer"),
         (lambda: D.linear_beta_schedule(10.0), r"T must be a positive integer"),
         (lambda: D.linear_beta_schedule(10, 0.02, 1e-4), r"0 < beta_start <= beta_end < 1"),

@@ -37,7 +37,7 @@ def test_bad_shapes():
 
 
 # ----------------------------------------------------------------------------- nats <-> bits per dimension
-from course_lib.metrics import bits_per_dim_to_nats, nats_to_bits_per_dim  # noqa: E402
+from course_lib.metrics import bits_per_dim_to_nats, nats_to_bits_per_dim
 
 
 def test_one_bit_per_dim():
@@ -70,13 +70,13 @@ def test_bits_per_dim_needs_positive_dims(dims):
 
 
 # ----------------------------------------------------------------------------- Frechet distance
-import json  # noqa: E402
+import json
 
-from course_lib.data import load_digits  # noqa: E402
-from course_lib.metrics import (  # noqa: E402
+from course_lib.data import load_digits
+from course_lib.metrics import (
     ClassifierConfig,
-    SampleQuality,
     Report,
+    SampleQuality,
     digits_classifier,
     digits_features,
     frechet_distance,
@@ -134,7 +134,7 @@ def test_fd_zero_symmetric_and_invariant_to_rotation_and_translation():
 def test_fd_with_a_dead_feature_equals_fd_without_it():
     """A constant feature (a dead ReLU unit) makes both covariances singular; it must change nothing."""
     x, y = _gaussian_feats(200, 4, 6), _gaussian_feats(200, 4, 7, shift=0.5)
-    pad = lambda f: np.concatenate([f, np.zeros((len(f), 1))], axis=1)  # noqa: E731
+    pad = lambda f: np.concatenate([f, np.zeros((len(f), 1))], axis=1)
     assert frechet_distance(pad(x), pad(y)) == pytest.approx(frechet_distance(x, y), rel=1e-9)
 
 
@@ -150,7 +150,7 @@ def test_fd_bad_inputs():
 # ----------------------------------------------------------------------------- kernel inception distance
 def _kid_brute_force(x, y):
     d = x.shape[1]
-    k = lambda a, b: (a @ b / d + 1) ** 3  # noqa: E731
+    k = lambda a, b: (a @ b / d + 1) ** 3
     m, n = len(x), len(y)
     xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
     yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))

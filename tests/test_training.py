@@ -13,7 +13,7 @@ def _regression(seed: int = 0):
     data = torch.cat([x, y[:, None]], dim=1)  # (N, 5): inputs and target
     torch.manual_seed(seed)
     model = nn.Linear(4, 1)
-    loss = lambda m, b: (m(b[:, :4]).squeeze(1) - b[:, 4]).pow(2).mean()  # noqa: E731
+    loss = lambda m, b: (m(b[:, :4]).squeeze(1) - b[:, 4]).pow(2).mean()
     return model, loss, data
 
 
@@ -96,7 +96,7 @@ def test_progress_bar_outside_a_notebook_is_plain_tqdm(capsys):
 def test_fit_takes_a_tuple_of_tensors():
     model, loss, data = _regression()
     pairs = (data[:, :4], data[:, 4])
-    tuple_loss = lambda m, b: (m(b[0]).squeeze(1) - b[1]).pow(2).mean()  # noqa: E731
+    tuple_loss = lambda m, b: (m(b[0]).squeeze(1) - b[1]).pow(2).mean()
     h = fit(model, tuple_loss, pairs, val_data=pairs, epochs=15, batch_size=32, lr=0.05, device="cpu", progress=False)
     assert h.train_loss[-1] < 0.05 and len(h.val_loss) == 15
     with pytest.raises(ValueError, match="share a non-zero first dimension"):

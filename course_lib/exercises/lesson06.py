@@ -10,8 +10,6 @@ the sampler must reproduce the mean and variance of Gaussian data with the exact
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from .. import diffusion as D
