@@ -254,8 +254,8 @@ history2 = fit(
 print(f"trained in {history2.seconds:.1f} s; final train loss {history2.train_loss[-1]:.3f}, validation {history2.val_loss[-1]:.3f}")
 
 # %%
-encode2 = lambda x: ae2.encode(x.to(device)).cpu()
-decode2 = lambda z: ae2.decode(z.to(device)).cpu()
+encode2 = lambda x: ae2.encode(x.to(device)).cpu()  # noqa: E731 - callables for the figures and widgets
+decode2 = lambda z: ae2.decode(z.to(device)).cpu()  # noqa: E731
 with torch.no_grad():
     z_test = encode2(x_test)
     x_test_hat2 = decode2(z_test)

@@ -355,7 +355,7 @@ plt.show()
 
 # %%
 vae2 = small["both (ELBO)"]
-decode2 = lambda z: vae2.decode_mean(z.to(device)).cpu()
+decode2 = lambda z: vae2.decode_mean(z.to(device)).cpu()  # noqa: E731
 with torch.no_grad():
     z2_test = vae2.encode(x_test.to(device))[0].cpu()
 widgets.render_latent_explorer(decode2, torch.tensor([0.5, -0.5]), z2_test, y_test, background=viz.plot_prior_contours, lim=(-3.5, 3.5, -3.5, 3.5))
@@ -371,8 +371,8 @@ widgets.latent_explorer(decode2, z2_test, y_test, lim=(-3.5, 3.5, -3.5, 3.5), ba
 # codes of unusually "average" images. Slerp stays at the same radius.
 
 # %%
-encode_main = lambda x: vae.encode(x.to(device))[0].cpu()
-decode_main = lambda z: vae.decode_mean(z.to(device)).cpu()
+encode_main = lambda x: vae.encode(x.to(device))[0].cpu()  # noqa: E731 - the posterior mean
+decode_main = lambda z: vae.decode_mean(z.to(device)).cpu()  # noqa: E731
 with torch.no_grad():
     z_a, z_b = encode_main(x_test[[0, 3]])
 widgets.render_interpolation(decode_main, z_a, z_b, alpha=0.5, mode="slerp", image_a=x_test[0], image_b=x_test[3])
@@ -416,7 +416,7 @@ viz.show_images(grid, nrow=8, title="conditional VAE: row = label y, column = th
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-decode_cond = lambda z, y: cvae.decode_mean(z.to(device), y.to(device)).cpu()
+decode_cond = lambda z, y: cvae.decode_mean(z.to(device), y.to(device)).cpu()  # noqa: E731
 widgets.condition_explorer(decode_cond, latent_dim=8)
 
 # %% [markdown]

@@ -133,7 +133,7 @@ x_right, x_typo = x.clone(), x.clone()
 for b in betas.tolist():
     x_right = math.sqrt(1 - b) * x_right + math.sqrt(b) * torch.randn_like(x)
     x_typo = math.sqrt(1 - b) * x_typo + b * torch.randn_like(x)
-print("after 1000 steps of the linear schedule, starting from variance 1:")
+print(f"after 1000 steps of the linear schedule, starting from variance 1:")
 print(f"  x_t = sqrt(1-beta) x + sqrt(beta) eps: variance {var_right:.4f} (simulated: {x_right.var():.4f})")
 print(f"  x_t = sqrt(1-beta) x + beta eps      : variance {var_typo:.4f} (simulated: {x_typo.var():.4f})")
 
