@@ -293,3 +293,50 @@ def test_sample_quality_bad_arguments():
         sample_quality(x, reference="train")
     with pytest.raises(ValueError, match="more than k = 3 samples"):
         sample_quality(x[:3])
+
+
+# ----------------------------------------------------------------------------- energy distance, nearest neighbours
+from course_lib.metrics import energy_distance, energy_floor, nearest_neighbours
+
+
+def test_energy_distance_is_scipys_squared_in_1d_and_the_pairwise_formula_in_2d():
+    import scipy.stats
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 1, generator=g), torch.randn(200, 1, generator=g) + 0.5
+    assert energy_distance(a, b) == pytest.approx(scipy.stats.energy_distance(a[:, 0], b[:, 0]) ** 2, rel=1e-9)
+    a, b = torch.randn(40, 2, generator=g), 2 * torch.randn(30, 2, generator=g)
+    brute = lambda u, v: sum(math.dist(p, q) for p in u.tolist() for q in v.tolist()) / (len(u) * len(v))
+    assert energy_distance(a, b) == pytest.approx(2 * brute(a, b) - brute(a, a) - brute(b, b), rel=1e-9)
+    assert energy_distance(a, a) == pytest.approx(0.0, abs=1e-12) and energy_distance(a, b) == energy_distance(b, a)
+
+
+def test_energy_distance_sees_a_shift_and_its_floor_is_the_finite_sample_bias():
+    g = torch.Generator().manual_seed(1)
+    # two samples of one distribution: E[ED] = E|X - X'| (1/n + 1/m), with E|X - X'| = sqrt(pi) for N(0, I_2)
+    pairs = [energy_distance(torch.randn(500, 2, generator=g), torch.randn(250, 2, generator=g)) for _ in range(40)]
+    assert sum(pairs) / 40 == pytest.approx(math.sqrt(math.pi) * (1 / 500 + 1 / 250), rel=0.15)
+    pool, ref = torch.randn(4000, 2, generator=g), torch.randn(1000, 2, generator=g)
+    floor, spread = energy_floor(pool, ref, n=1000, repeats=10)
+    draws = torch.Generator().manual_seed(0)
+    by_hand = [energy_distance(pool[torch.randperm(4000, generator=draws)[:1000]], ref) for _ in range(10)]
+    assert floor == pytest.approx(sum(by_hand) / 10, rel=1e-12) and spread == pytest.approx(torch.tensor(by_hand).std().item())
+    shifted = torch.randn(1000, 2, generator=g) + torch.tensor([0.3, 0.0])
+    assert energy_distance(shifted, ref) > 5 * floor
+    with pytest.raises(ValueError, match=r"n must be a sample size in 2 \.\. 4000"):
+        energy_floor(pool, ref, n=5000)
+    with pytest.raises(ValueError, match="b must be points of the same dimension as a"):
+        energy_distance(pool, torch.randn(5, 3))
+
+
+def test_nearest_neighbours_against_brute_force():
+    g = torch.Generator().manual_seed(2)
+    ref, q = torch.rand(50, 1, 8, 8, generator=g), torch.rand(7, 1, 8, 8, generator=g)
+    q[3] = ref[17]  # a copy of a training image
+    dist, idx = nearest_neighbours(q, ref, chunk=3)
+    for i in range(7):
+        d = [(q[i] - r).double().pow(2).sum().sqrt().item() for r in ref]
+        assert idx[i].item() == min(range(50), key=d.__getitem__) and dist[i].item() == pytest.approx(min(d), rel=1e-9)
+    assert dist[3].item() == 0.0 and idx[3].item() == 17
+    with pytest.raises(ValueError, match="one shape"):
+        nearest_neighbours(q, torch.rand(5, 64))
