@@ -308,6 +308,91 @@ class GaussianDiffusion:
             x_next = x_next + sigma * z
         return x_next, x0
 
+    # -- the variational bound in nats (Ho et al. eq. 5), for a likelihood on lesson 02's scale
+    def prior_kl(self, x0: torch.Tensor) -> torch.Tensor:
+        """L_T = KL(q(x_T | x_0) || N(0, I)) summed over each example's entries: (B,) nats."""
+        ab = float(self.alphabar[-1])
+        kl = 0.5 * (ab * x0.double() ** 2 + (1 - ab) - 1 - math.log(1 - ab))  # KL(N(sqrt(ab) x0, 1 - ab) || N(0, 1))
+        return kl.flatten(1).sum(1)
+
+    def step_kl(self, model: NoiseModel, x0: torch.Tensor, t: int | torch.Tensor, noise: torch.Tensor | None = None,
+                model_kwargs: dict | None = None) -> torch.Tensor:
+        """L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)) at x_t ~ q(x_t | x_0), for steps t >= 1: (B,) nats.
+
+        Both are Gaussians: the posterior N(mu~, beta~_t) and the model N(mu_theta, sigma_t^2), so
+        KL = 0.5 sum [log(sigma_t^2 / beta~_t) + beta~_t / sigma_t^2 - 1 + (mu~ - mu_theta)^2 / sigma_t^2].
+        """
+        t = self._t(t, x0)
+        if int(t.min()) < 1:
+            raise ValueError("t must be >= 1 for the KL terms: step 0 is the decoder's (`decoder_nll`)")
+        xt = self.q_sample(x0, t, noise)
+        eps = model(xt, t, **(model_kwargs or {}))
+        mean_q, var_q = self.q_posterior(x0.double(), xt.double(), t)
+        mean_p = self.step(eps.double(), xt.double(), t, torch.zeros_like(mean_q))[0]  # mu_theta(x_t, t)
+        var_p = self.sigma2(t, mean_q)
+        kl = 0.5 * (torch.log(var_p / var_q) + var_q / var_p - 1 + (mean_q - mean_p) ** 2 / var_p)
+        return kl.flatten(1).sum(1)
+
+    def decoder_nll(self, model: NoiseModel, x0: torch.Tensor, levels: int, noise: torch.Tensor | None = None,
+                    model_kwargs: dict | None = None) -> torch.Tensor:
+        """L_0 = -log p_theta(x_0 | x_1) with Ho et al.'s discretised decoder: (B,) nats.
+
+        x_0 holds `levels` grey levels evenly spaced on [-1, 1] (bins of width 2 / (levels - 1)); each
+        pixel's probability is the mass of N(mu_theta(x_1, 1), beta_1) over its bin, the outer bins
+        reaching to -inf and +inf, so the levels' probabilities sum to 1. The decoder's variance is
+        beta_1 whichever `sigma` the sampler uses (beta~_1 is 0).
+        """
+        levels = integer(levels, "levels", lo=2, what="an integer")
+        t = self._t(0, x0)
+        x1 = self.q_sample(x0, t, noise)
+        eps = model(x1, t, **(model_kwargs or {}))
+        mean = self.step(eps.double(), x1.double(), t, torch.zeros_like(x1, dtype=torch.float64))[0]  # mu_theta(x_1, 1)
+        x = x0.double()
+        half, sd = 1.0 / (levels - 1), math.sqrt(float(self.betas[0]))
+        normal = torch.distributions.Normal(mean, sd)
+        upper = torch.where(x > 1 - half, torch.ones_like(x), normal.cdf(x + half))  # +inf above the top level
+        lower = torch.where(x < -1 + half, torch.zeros_like(x), normal.cdf(x - half))  # -inf below the bottom one
+        log_p = torch.log((upper - lower).clamp_min(1e-300))
+        return -log_p.flatten(1).sum(1)
+
+    def nll_bound(self, model: NoiseModel, x0: torch.Tensor, levels: int, strata: int = 50, ends: int = 5,
+                  generator: torch.Generator | None = None, model_kwargs: dict | None = None) -> dict[str, torch.Tensor]:
+        """An unbiased estimate of the variational bound -log p(x_0) <= L_T + sum_{t>=1} L_{t-1} + L_0, per example.
+
+        The T - 1 KL terms are estimated by stratified sampling of the step, with `strata` network calls
+        per example: the `ends` first and last steps, where the terms are largest and change fastest
+        (the first steps weigh most; the cosine schedule's last beta is capped at 0.999), are computed
+        one by one, and the steps between them are split into equal ranges with one uniformly drawn
+        step each, weighted by the range's size. Each term draws its own x_t ~ q(x_t | x_0) (from
+        `generator`, on the CPU).
+
+        Args:
+            model: eps_theta. x0: (B, ...) data on the grid of `levels` grey levels in [-1, 1].
+            levels: the number of grey levels (17 for the digits). strata: network calls per example
+                (<= T - 1). ends: steps computed exactly at each end (fewer when strata is small).
+        Returns:
+            {"prior": L_T, "diffusion": the KL terms, "decoder": L_0, "total": their sum}, each (B,) float64 nats.
+        """
+        if self.T < 2:
+            raise ValueError("the bound needs T >= 2 steps")
+        strata = integer(strata, "strata", 1, self.T - 1, what="an integer", hint=f" (T - 1 = {self.T - 1})")
+        ends = min(integer(ends, "ends", lo=0), (strata - 1) // 2)
+        B = x0.shape[0]
+        like = x0.new_empty(())
+        middle = torch.linspace(1 + ends, self.T - ends, strata - 2 * ends + 1).floor().long().tolist()
+        ranges = [(t, t + 1) for t in range(1, 1 + ends)] + list(zip(middle[:-1], middle[1:])) \
+            + [(t, t + 1) for t in range(self.T - ends, self.T)]  # (lo, hi): steps lo .. hi - 1
+        total = torch.zeros(B, dtype=torch.float64, device=x0.device)
+        for lo, hi in ranges:
+            if hi <= lo:
+                continue
+            t = lo + (torch.rand(B, generator=generator) * (hi - lo)).long().clamp(max=hi - lo - 1)  # uniform in the range
+            noise = _randn(x0.shape, generator, like)
+            total += (hi - lo) * self.step_kl(model, x0, t.to(x0.device), noise, model_kwargs)
+        decoder = self.decoder_nll(model, x0, levels, _randn(x0.shape, generator, like), model_kwargs)
+        prior = self.prior_kl(x0)
+        return {"prior": prior, "diffusion": total, "decoder": decoder, "total": prior + total + decoder}
+
     # -- sampling (Algorithm 2): one loop over the network and a step
     def _loop(self, model: NoiseModel, shape: Sequence[int], ts: Sequence[int], update: Update,
               generator: torch.Generator | None, device: str | torch.device | None, model_kwargs: dict | None,

@@ -785,3 +785,71 @@ def test_the_public_names_keep_their_signatures():
         now = list(inspect.signature(obj).parameters.values())
         assert [p.name for p in now[: len(params)]] == params, name
         assert all(p.default is not inspect.Parameter.empty for p in now[len(params):]), name
+
+
+# ----------------------------------------------------------------------------- the variational bound
+def test_prior_and_step_kl_are_gaussian_kls():
+    N = torch.distributions.Normal
+    betas = D.cosine_beta_schedule(40)
+    for sigma in D.SIGMAS:
+        d = D.GaussianDiffusion(betas, sigma=sigma)
+        x0, noise = torch.randn(3, 2, 2, dtype=DT), torch.randn(3, 2, 2, dtype=DT)
+        ab = d.alphabar[-1].item()
+        want = torch.distributions.kl_divergence(N(math.sqrt(ab) * x0, math.sqrt(1 - ab)), N(0.0, 1.0)).sum((1, 2))
+        torch.testing.assert_close(d.prior_kl(x0), want)
+        t = torch.tensor([1, 17, 39])
+        xt = d.q_sample(x0, t, noise)
+        eps = some_model(xt, t)
+        a, ab, ab_prev = (v[t].view(-1, 1, 1) for v in (d.alphas, d.alphabar, d.alphabar_prev))
+        mean_p = (xt - (1 - a) / (1 - ab).sqrt() * eps) / a.sqrt()  # Algorithm 2's mean, written out again
+        var_p = (1 - a) if sigma == "beta" else (1 - ab_prev) / (1 - ab) * (1 - a)
+        mean_q = ab_prev.sqrt() * (1 - a) / (1 - ab) * x0 + a.sqrt() * (1 - ab_prev) / (1 - ab) * xt
+        var_q = (1 - ab_prev) / (1 - ab) * (1 - a)
+        want = torch.distributions.kl_divergence(N(mean_q, var_q.sqrt()), N(mean_p, var_p.sqrt())).sum((1, 2))
+        torch.testing.assert_close(d.step_kl(some_model, x0, t, noise), want)
+        with pytest.raises(ValueError, match="t must be >= 1"):
+            d.step_kl(some_model, x0, torch.tensor([0, 1, 2]))
+
+
+def test_the_discretised_decoder_gives_each_grey_level_its_bin_and_sums_to_one():
+    levels, d = 17, D.GaussianDiffusion(D.linear_beta_schedule(10, 0.01, 0.2))
+    grid = torch.linspace(-1, 1, levels, dtype=DT)
+    b1 = d.betas[0].item()
+    for c in (-1.3, -0.52, 0.0, 0.97):  # a network whose mean mu_theta(x_1, 1) is c, whatever x_1 is
+        def constant_mean(x, t, c=c):
+            return (x - math.sqrt(1 - b1) * c) * math.sqrt(b1) / b1  # (x_1 - sqrt(alpha_1) c) sqrt(1 - alpha_1) / beta_1
+        p = torch.exp(-d.decoder_nll(constant_mean, grid.view(-1, 1), levels))  # (17,): one pixel at each level
+        assert p.sum().item() == pytest.approx(1.0, abs=1e-9), c
+        normal = torch.distributions.Normal(c, math.sqrt(b1))
+        edges = torch.cat([torch.tensor([-math.inf]), (grid[1:] + grid[:-1]) / 2, torch.tensor([math.inf])])
+        torch.testing.assert_close(p, normal.cdf(edges[1:]) - normal.cdf(edges[:-1]))
+
+
+def test_the_bound_of_a_point_mass_with_its_exact_predictor_is_almost_zero():
+    """Data = one image x*: eps*(x_t) = (x_t - sqrt(ab) x*) / sqrt(1 - ab) makes every KL term 0 (sigma = beta~)
+    and the decoder all but certain, so the bound is about 0 nats, as -log p(x*) = 0."""
+    d = D.GaussianDiffusion(D.cosine_beta_schedule(200), sigma="beta_tilde")
+    x_star = torch.linspace(-1, 1, 17, dtype=DT)[torch.tensor([0, 3, 16, 8])].view(1, 4)
+
+    def exact(x, t):
+        ab = d.alphabar[t].view(-1, 1).to(x)
+        return (x - ab.sqrt() * x_star) / (1 - ab).sqrt()
+
+    parts = d.nll_bound(exact, x_star.repeat(5, 1), levels=17, strata=20, generator=torch.Generator().manual_seed(0))
+    assert parts["diffusion"].abs().max().item() < 1e-12
+    # the decoder: N(x*, beta_1) beyond half a bin (1/16) on the two inner pixels, about 1e-4 nats each
+    assert 0 < parts["decoder"].max().item() < 1e-3
+    torch.testing.assert_close(parts["total"], parts["prior"] + parts["decoder"])
+    assert 0 < parts["total"].max().item() < 1e-3
+
+
+def test_the_stratified_bound_is_unbiased():
+    """Few strata and the full sum over every step agree on average (each draws its own x_t)."""
+    d = D.GaussianDiffusion(D.linear_beta_schedule(40, 1e-3, 0.3))
+    x0 = torch.linspace(-1, 1, 17, dtype=DT)[torch.randint(0, 17, (1, 6), generator=torch.Generator().manual_seed(1))]
+    x0 = x0.repeat(3000, 1)
+    full = d.nll_bound(some_model, x0, 17, strata=39, generator=torch.Generator().manual_seed(2))["total"]
+    few = d.nll_bound(some_model, x0, 17, strata=4, generator=torch.Generator().manual_seed(3))["total"]
+    se = math.sqrt(full.var().item() / len(full) + few.var().item() / len(few))
+    assert abs(full.mean().item() - few.mean().item()) < K_SE * se, (full.mean(), few.mean(), se)
+    assert few.std() > full.std()  # fewer strata, more variance: the price of fewer network calls
