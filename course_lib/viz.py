@@ -318,30 +318,30 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
     return ax
 
 
-def decoded_grid(decode: Decode, lim: Sequence[float], n: int = 15) -> np.ndarray:
-    """Decode an n x n lattice over the latent box `lim` and tile the images (no padding).
+def decoded_grid(decode: Decode, lim: Sequence[float], n: int = 15, pad: int = 0) -> np.ndarray:
+    """Decode an n x n lattice over the latent box `lim` and tile the images.
 
     Tile (i, j) shows decode at the centre of cell (i, j) of the box, row 0 at the top (largest
-    z2), so `imshow(grid, extent=lim)` lines each tile up with its latent coordinates.
+    z2), so `imshow(grid, extent=lim)` lines each tile up with its latent coordinates
+    (`plot_decoded_grid` widens the extent by half a border when there is padding).
 
     Args:
         decode: callable (M, 2) -> (M, 1, H, W).
         lim: (xmin, xmax, ymin, ymax) latent box.
         n: tiles per side.
+        pad: grey border in pixels between tiles (0: touching tiles, which can fuse into strips).
     Returns:
-        (n * H, n * W) float32 array.
+        (n * (H + pad) + pad, n * (W + pad) + pad) float32 array.
     """
     xmin, xmax, ymin, ymax = check.lim(lim)
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive integer (tiles per side), got {n!r}")
-    n = int(n)
+    n = check.integer(n, "n", lo=1, hint=" (tiles per side)")
     centres = (np.arange(n) + 0.5) / n  # cell centres in (0, 1)
     xs = xmin + (xmax - xmin) * centres  # left -> right
     ys = ymax - (ymax - ymin) * centres  # top -> bottom
     gx, gy = np.meshgrid(xs, ys)  # (n, n): row i has z2 = ys[i], column j has z1 = xs[j]
     z = np.stack([gx.ravel(), gy.ravel()], axis=1)  # (n*n, 2), row-major
     images = decode_images(decode, z)  # (n*n, H, W)
-    return image_grid(images, nrow=n, pad=0)
+    return image_grid(images, nrow=n, pad=pad)
 
 
 def plot_decoded_grid(
@@ -351,6 +351,7 @@ def plot_decoded_grid(
     ax: Axes | None = None,
     title: str | None = None,
     cmap: str = "gray_r",
+    pad: int = 0,
 ) -> Axes:
     """Draw the decoded lattice over `lim` in latent coordinates (overlays a plot_latent scatter).
 
@@ -361,12 +362,18 @@ def plot_decoded_grid(
         ax: axes to draw on; default a new figure.
         title: axes title.
         cmap: matplotlib colormap name.
+        pad: grey border in pixels between tiles; each tile stays centred on its latent point.
     """
-    lim = check.lim(lim)
-    grid = decoded_grid(decode, lim, n=n)
+    xmin, xmax, ymin, ymax = lim = check.lim(lim)
+    grid = decoded_grid(decode, lim, n=n, pad=pad)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.0, 6.0), layout="constrained")
-    ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, extent=lim, origin="upper", interpolation="nearest")
+    # a cell of the box spans one tile and one border; the outer border sits half outside the box
+    rows, cols = grid.shape
+    ex = pad / 2 * (xmax - xmin) / (cols - pad)
+    ey = pad / 2 * (ymax - ymin) / (rows - pad)
+    extent = (xmin - ex, xmax + ex, ymin - ey, ymax + ey)
+    ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, extent=extent, origin="upper", interpolation="nearest")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     if title is not None:

@@ -247,6 +247,23 @@ def test_plot_decoded_grid_lines_up_with_latent_coordinates():
     np.testing.assert_allclose(im.get_array(), viz.decoded_grid(fake_decode(), lim, n=5))
 
 
+def test_a_padded_grid_keeps_each_tile_centred_on_its_latent_point():
+    lim, n, pad = (-3.0, 1.0, 0.0, 2.0), 5, 1
+    grid = viz.decoded_grid(fake_decode(), lim, n=n, pad=pad)
+    assert grid.shape == (n * 9 + 1, n * 9 + 1)
+    assert np.all(grid[0, :] == viz.PAD_VALUE) and np.all(grid[:, 9] == viz.PAD_VALUE)  # grey borders
+    ax = viz.plot_decoded_grid(fake_decode(), lim, n=n, pad=pad)
+    (im,) = ax.get_images()
+    x0, x1, y0, y1 = im.get_extent()
+    cols, rows = grid.shape[1], grid.shape[0]
+    for j in range(n):  # tile j's centre pixel column lands on the centre of latent cell j
+        centre_px = pad + j * (8 + pad) + 4  # pixel edges: the centre of an 8-pixel tile is 4 pixels in
+        x = x0 + (x1 - x0) * centre_px / cols
+        assert x == pytest.approx(lim[0] + (j + 0.5) * (lim[1] - lim[0]) / n)
+    y_top = y1 - (y1 - y0) * (pad + 4) / rows  # the top tile row's centre, in latent units
+    assert y_top == pytest.approx(lim[3] - 0.5 * (lim[3] - lim[2]) / n)
+
+
 def test_decoded_grid_bad_input():
     with pytest.raises(ValueError, match="xmin < xmax"):
         viz.decoded_grid(fake_decode(), (1, 0, 0, 1))
