@@ -176,8 +176,13 @@ def run_check(key: str, student: Any) -> CheckResult:
     except CheckFailure as err:
         return CheckResult(key, FAILED, f"case {cases.count} ({cases.current}): {err}", cases.count, "reference", ex.points)
     except Exception as err:  # the student's code crashed: report where, without a traceback wall
-        where = _student_frame(err)
-        msg = f"case {cases.count} ({cases.current}): your code raised {type(err).__name__}: {err}{where}"
+        where = _student_frame(err, _source_files(student))
+        if where is None:  # the error is not in the student's code: in the check, on what the code returned
+            msg = (f"case {cases.count} ({cases.current}): {type(err).__name__}: {err}, while checking what your code "
+                   "returned (if it returns the type and shape the exercise asks for, this is a bug in the check: "
+                   "please report it)")
+        else:
+            msg = f"case {cases.count} ({cases.current}): your code raised {type(err).__name__}: {err}{where}"
         return CheckResult(key, FAILED, msg, cases.count, "reference", ex.points)
     return CheckResult(key, PASSED, f"all {cases.count} cases match the reference", cases.count, "yours", ex.points)
 
@@ -203,11 +208,22 @@ def _display(result: CheckResult) -> None:
         display(result)
 
 
-def _student_frame(err: BaseException) -> str:
-    """' (at line N of <cell>)' for the innermost frame outside course_lib, if any."""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if "course_lib" not in f.filename]
+def _source_files(student: Any) -> set[str]:
+    """The files the student's function (or the methods of their class) were defined in."""
+    functions = [student] if not isinstance(student, type) else list(vars(student).values())
+    files = set()
+    for f in functions:
+        code = getattr(getattr(f, "__func__", f), "__code__", None)
+        if code is not None:
+            files.add(code.co_filename)
+    return files
+
+
+def _student_frame(err: BaseException, files: set[str]) -> str | None:
+    """' (in f, line N: code)' for the innermost frame of the student's code; None when the error is not in it."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename in files]
     if not frames:
-        return ""
+        return None
     f = frames[-1]
     return f" (in {f.name}, line {f.lineno}: {f.line})" if f.line else f" (in {f.name})"
 

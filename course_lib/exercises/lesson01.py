@@ -85,12 +85,40 @@ def _check_corruption_common(student, cases, level_name: str, level: float) -> N
         raise CheckFailure("two calls with different generator seeds gave identical outputs: is the noise random?")
 
 
+def _max_correlation(rows: torch.Tensor) -> float:
+    """The largest |correlation| between two of the rows (8, n)."""
+    c = torch.corrcoef(rows)
+    return c[~torch.eye(len(rows), dtype=torch.bool)].abs().max().item()
+
+
+def _check_independence(student, x: torch.Tensor, level: float, cases, what: str) -> None:
+    """Noise (or a mask) drawn once per image makes the pixels of an image move together; drawn once for
+    the batch, it makes the images move together. Drawn per pixel, neither happens."""
+    B = x.shape[0]
+    cases.add(f"each pixel of each image gets its own {what} (a batch of {B} identical images)")
+    flat = (student(x, level, generator=torch.Generator().manual_seed(11)) - x).flatten(1).double()  # (B, P)
+    if (flat.std(dim=0) < 1e-12).all():
+        raise CheckFailure(f"every image of the batch gets the same {what}: draw it with the shape of x, "
+                           "not one pattern for the whole batch")
+    if (flat.std(dim=1) < 1e-12).all():
+        raise CheckFailure(f"all the pixels of an image get the same {what}: draw it for every pixel, with the "
+                           "shape of x, not one value per image")
+    within, across = _max_correlation(flat.T[:8]), _max_correlation(flat[:8])  # 8 pixels over images; 8 images over pixels
+    if within > 5 / B**0.5 + 0.02:
+        raise CheckFailure(f"pixels of the same image change together (correlation {within:.2f}): draw the {what} "
+                           "for every pixel independently")
+    if across > 5 / flat.shape[1] ** 0.5 + 0.1:
+        raise CheckFailure(f"images of the batch change together (correlation {across:.2f}): draw the {what} "
+                           "for every image independently")
+
+
 @register("01.gaussian_corruption", "gaussian_corruption(x, sigma, generator)", ae.gaussian_corruption)
 def _check_gaussian_corruption(student, reference, cases) -> None:
     _check_corruption_common(student, cases, "sigma", 0.3)
     x = _images(3, 8)
     cases.add("sigma = 0 leaves x unchanged")
     expect_close(x, student(x, 0.0, generator=torch.Generator().manual_seed(0)), what="x_tilde")
+    _check_independence(student, torch.full((4000, 1, 8, 8), 0.5), 0.3, cases, "noise")
     n = 200_000
     for value, sigma in ((0.25, 0.5), (0.8, 0.1)):
         x = torch.full((n,), value)
@@ -115,6 +143,7 @@ def _check_masking_corruption(student, reference, cases) -> None:
     expect_close(x, student(x, 0.0, generator=torch.Generator().manual_seed(0)), what="x_tilde")
     cases.add("p = 1 masks every pixel")
     expect_close(torch.zeros_like(x), student(x, 1.0, generator=torch.Generator().manual_seed(0)), what="x_tilde")
+    _check_independence(student, torch.full((4000, 1, 8, 8), 0.5), 0.3, cases, "mask")
     n = 200_000
     x = torch.rand(n, generator=torch.Generator().manual_seed(4)) + 0.5
     for p in (0.25, 0.7):

@@ -63,7 +63,8 @@ def _check_gaussian_kl(student, reference, cases) -> None:
     cases.add("one dimension, mu = 1, sigma = 1: KL = 0.5 * (1 + 1 - 1 - 0) = 0.5")
     expect_close(torch.tensor([0.5]), student(torch.ones(1, 1), torch.zeros(1, 1)), what="KL")
     cases.add("one dimension, mu = 0, log sigma^2 = log 4: KL = 0.5 * (4 - 1 - log 4)")
-    expect_close(torch.tensor([0.5 * (4 - 1 - math.log(4))]), student(torch.zeros(1, 1), torch.full((1, 1), math.log(4))), what="KL")
+    got = student(torch.zeros(1, 1), torch.full((1, 1), math.log(4)))
+    expect_close(torch.tensor([0.5 * (4 - 1 - math.log(4))]), got, what="KL")
     for B, d in ((5, 3), (1, 16), (7, 1)):
         g = _gen(B * d)
         mu, logvar = torch.randn(B, d, generator=g), torch.randn(B, d, generator=g)
@@ -78,6 +79,11 @@ def _check_reparameterize(student, reference, cases) -> None:
     logvar = torch.tensor([[0.0, math.log(0.25), math.log(4.0)]]).expand(n, 3)
     cases.add(f"{n} samples of N(mu, diag(exp(logvar))): shape (B, d)")
     z = expect_tensor(student(mu, logvar), (n, 3), "z")
+    cases.add("each example gets its own eps (the rows of z differ)")
+    if (z.std(0) < 1e-8).all():
+        if torch.allclose(z, mu):
+            raise CheckFailure("z equals mu: add the noise, z = mu + sigma * eps")
+        raise CheckFailure("every example got the same z: draw eps with the shape of mu (B, d), not one for the batch")
     cases.add("sample mean is mu")
     mean, std = z.mean(0), z.std(0)
     sigma = torch.tensor([1.0, 0.5, 2.0])
@@ -85,7 +91,13 @@ def _check_reparameterize(student, reference, cases) -> None:
         raise CheckFailure(f"the samples' mean should be mu = {mu[0].tolist()}, got {[round(v, 3) for v in mean.tolist()]}")
     cases.add("sample standard deviation is sigma = exp(logvar / 2) (logvar is log sigma^2)")
     if ((std - sigma).abs() > 0.01 * sigma).any():
-        raise CheckFailure(f"the samples' standard deviation should be {sigma.tolist()}, got {[round(v, 3) for v in std.tolist()]}")
+        raise CheckFailure(f"the samples' standard deviation should be {sigma.tolist()}, "
+                           f"got {[round(v, 3) for v in std.tolist()]}")
+    cases.add("each coordinate of each z gets its own eps (the coordinates are uncorrelated)")
+    corr = torch.corrcoef(((z - mu) / sigma).T.double())[~torch.eye(3, dtype=torch.bool)].abs().max().item()
+    if corr > 0.02:
+        raise CheckFailure(f"the coordinates of z are correlated ({corr:.2f}): draw eps with the shape of mu (B, d), "
+                           "not one value per example")
     cases.add("two calls give different samples")
     if torch.equal(student(mu[:5], logvar[:5]), student(mu[:5], logvar[:5])):
         raise CheckFailure("two calls returned the same z: draw fresh noise eps each time")
@@ -155,6 +167,16 @@ def _check_iwae_bound(student, reference, cases) -> None:
         tol = 5 * (want.std() + got.std()) / 4000**0.5 + 1e-4
         if abs(got.mean() - want.mean()) > tol:
             raise CheckFailure(f"mean bound should be {want.mean():.4f} (within {tol:.3g}), got {got.mean():.4f}")
+    far = LinearGaussian(s=0.05)
+    xf = far.b + 0.8 * torch.randn(3, 5, generator=_gen(3))  # log p(x) of a few hundred nats below 0, like a digit's
+    log_px = far.log_px(xf)
+    cases.add(f"log p(x) from {log_px.max():.0f} to {log_px.min():.0f} nats (as for real digits), k = 50: "
+              "the bound is log p(x) exactly, with no underflow")
+    got = expect_tensor(student(far, xf, 50), (3,), "the bound")
+    if not torch.isfinite(got).all():
+        raise CheckFailure("the bound is -inf or NaN when the log-weights are a few hundred below 0: exp(log w) underflows to 0. "
+                           "Average the weights in log space: logsumexp(log w) - log k")
+    expect_close(log_px, got, what="the bound", rtol=1e-4, atol=1e-2)
     cases.add("the bound tightens with k and stays below log p(x)")
     b1, b20 = reference(wrong, xs, 1).mean(), student(wrong, xs, 20).mean()
     if not b1 < b20 < exact.log_px(x[:1]).item() + 1e-3:
