@@ -70,7 +70,7 @@ from course_lib.training import fast, fit, resolve_device, seed_everything
 
 # %% tags=["parameters"]
 SEED = 0
-DEVICE = "auto"  # "auto" picks the GPU when there is one
+DEVICE = "auto"  # "auto": a CUDA GPU if there is one, else Apple's MPS, else the CPU
 DATASET = "digits"  # "digits" (bundled, offline), "mnist" or "fashion-mnist" (files under data/)
 EPOCHS = 150  # epochs for each MLP autoencoder
 BATCH_SIZE = 64
@@ -138,15 +138,15 @@ reconstruction_loss = checks.check("01.reconstruction_loss", reconstruction_loss
 #
 # - `encode(x)`: images `(B, C, H, W)` → flatten to `(B, C*H*W)` → `self.encoder` → codes `(B, k)`;
 # - `decode(z)`: codes `(B, k)` → `self.decoder` → a **sigmoid**, because pixels live in $[0, 1]$
-#   (except for a linear autoencoder, `cfg.linear`, which must stay linear) → reshape to `(B, C, H, W)`.
+#   (except for a linear autoencoder, `config.linear`, which must stay linear) → reshape to `(B, C, H, W)`.
 
 # %%
 class Autoencoder(nn.Module):
     """MLP autoencoder x -> z = g_phi(x) -> x_hat = f_theta(z)."""
 
-    def __init__(self, cfg: AEConfig = AEConfig()):
+    def __init__(self, config: AEConfig | None = None):
         super().__init__()
-        self.cfg = cfg
+        self.config = cfg = config if config is not None else AEConfig()
         D = int(np.prod(cfg.image_shape))
         hidden = () if cfg.linear else cfg.hidden
         self.encoder = MLP(D, hidden, cfg.latent_dim, cfg.activation)  # g_phi
@@ -211,10 +211,13 @@ def pca_error(pca: PCA, x: torch.Tensor) -> float:
 
 
 linear_error = ae.reconstruction_error(linear_ae, x_test - x_mean)
-gram = (W_d.T @ W_d).numpy()
+norms = W_d.norm(dim=0)  # (k,): the length of each decoder column
+cosines = (W_d.T @ W_d) / (norms[:, None] * norms[None, :])  # (k, k): cosine between each pair of columns
+off_diagonal = cosines[~torch.eye(PCA_DIM, dtype=torch.bool)].abs()
 print(f"test reconstruction error, linear AE: {linear_error:.4f}   PCA: {pca_error(pca, x_test):.4f}")
-print(f"|cos| between the first two decoder columns: {abs(gram[0, 1]) / np.sqrt(gram[0, 0] * gram[1, 1]):.3f} "
-      "(PCA's directions are orthogonal: 0)")
+print(f"decoder column norms: {np.round(norms.numpy(), 2)} (an orthonormal basis has all 1)")
+print(f"|cos| between pairs of columns: largest {off_diagonal.max():.2f}, median {off_diagonal.median():.2f} "
+      "(orthogonal: 0)")
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(8, 2.6))
@@ -244,8 +247,8 @@ history2 = fit(
 print(f"trained in {history2.seconds:.1f} s; final train loss {history2.train_loss[-1]:.3f}, validation {history2.val_loss[-1]:.3f}")
 
 # %%
-encode2 = lambda x: ae2.encode(x.to(device)).cpu()  # noqa: E731 - callables for the figures and widgets
-decode2 = lambda z: ae2.decode(z.to(device)).cpu()  # noqa: E731
+encode2 = lambda x: ae2.encode(x.to(device)).cpu()
+decode2 = lambda z: ae2.decode(z.to(device)).cpu()
 with torch.no_grad():
     z_test = encode2(x_test)
     x_test_hat2 = decode2(z_test)
@@ -398,7 +401,8 @@ plt.show()
 # **Inpainting** fills a hidden region. We hide a band of rows, then iterate: reconstruct the image,
 # keep the known pixels, take the model's guess for the hidden ones, repeat
 # (`ae.inpaint`: $x \leftarrow m \odot x_{\text{obs}} + (1 - m) \odot f(g(x))$ with the mask $m$).
-# The denoising autoencoder was trained to fill masked pixels, so it is the better painter.
+# The denoising autoencoder was trained to fill masked pixels, so it is the better painter. (In the
+# figure the hidden band is drawn light grey: hidden pixels are zeros, which would pass for background.)
 
 # %% tags=["nbval-ignore-output"]
 H = IMAGE_SHAPE[1]
@@ -412,7 +416,8 @@ hidden = 1 - known
 for name, x_filled in filled.items():
     err = ((x_filled - x_test) ** 2 * hidden).reshape(len(x_test), -1).sum(1).mean()
     print(f"{name}: squared error in the hidden band {err:.3f} (filling it with zeros: {((x_test * hidden) ** 2).reshape(len(x_test), -1).sum(1).mean():.3f})")
-viz.show_image_rows({"clean": x_test[:12], "band hidden": x_masked[:12], **{k: v[:12] for k, v in filled.items()}})
+shaded = x_masked + 0.3 * hidden  # the hidden band drawn light grey, so it does not pass for white background
+viz.show_image_rows({"clean": x_test[:12], "band hidden (grey)": shaded[:12], **{k: v[:12] for k, v in filled.items()}})
 plt.show()
 
 # %% [markdown]
@@ -432,7 +437,7 @@ lim = (float(low[0]), float(high[0]), float(low[1]), float(high[1]))
 fig, axes = plt.subplots(1, 2, figsize=(11, 5))
 viz.plot_latent(z_test, y_test, ax=axes[0], title="where the test codes are")
 axes[0].set(xlim=lim[:2], ylim=lim[2:])
-viz.plot_decoded_grid(decode2, lim, n=15, ax=axes[1])
+viz.plot_decoded_grid(decode2, lim, n=12, ax=axes[1], pad=1)  # a grey border, so neighbouring tiles stay apart
 axes[1].set_aspect("auto")
 axes[1].set_title("decoding a grid over the same box")
 plt.tight_layout()
