@@ -157,10 +157,42 @@ def eight_gaussians(n: int, seed: int = 0, std: float = 0.1, radius: float = 2.0
         (n, 2) float32 points.
     """
     _check_n(n)
-    g = _generator(seed)
+    return _mixture(eight_gaussian_centres(radius), n, std, _generator(seed))
+
+
+def eight_gaussian_centres(radius: float = 2.0) -> torch.Tensor:
+    """The 8 centres (8, 2) of `eight_gaussians`: on a circle of `radius`, at angles 0, pi/4, ..., 7 pi/4."""
     angles = torch.arange(8) * (math.pi / 4)  # (8,)
-    centres = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)  # (8, 2)
-    k = torch.randint(0, 8, (n,), generator=g)  # mixture component of each point
+    return radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)  # (8, 2)
+
+
+def gaussian_grid(n: int, seed: int = 0, std: float = 0.05, size: int = 5, spacing: float = 2.0) -> torch.Tensor:
+    """A mixture of size x size equally weighted Gaussians on a square grid centred at 0 (25 modes by default).
+
+    Args:
+        n: number of points.
+        seed: seed of the random generator.
+        std: standard deviation of each Gaussian.
+        size: modes per side; spacing: distance between neighbouring modes.
+
+    Returns:
+        (n, 2) float32 points.
+    """
+    _check_n(n)
+    return _mixture(gaussian_grid_centres(size, spacing), n, std, _generator(seed))
+
+
+def gaussian_grid_centres(size: int = 5, spacing: float = 2.0) -> torch.Tensor:
+    """The size**2 centres (size**2, 2) of `gaussian_grid`, row by row."""
+    integer(size, "size", lo=1)
+    ticks = (torch.arange(size, dtype=torch.float32) - (size - 1) / 2) * spacing  # (size,)
+    gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
+    return torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # (size**2, 2)
+
+
+def _mixture(centres: torch.Tensor, n: int, std: float, g: torch.Generator) -> torch.Tensor:
+    """n points of the equally weighted mixture of N(centre, std^2 I) over the rows of `centres` (K, 2)."""
+    k = torch.randint(0, len(centres), (n,), generator=g)  # mixture component of each point
     return centres[k] + std * torch.randn(n, 2, generator=g)
 
 
@@ -188,6 +220,7 @@ TOY_DATASETS: dict[str, Callable[..., torch.Tensor]] = {
     "moons": moons,
     "swiss_roll": swiss_roll,
     "eight_gaussians": eight_gaussians,
+    "gaussian_grid": gaussian_grid,
     "checkerboard": checkerboard,
 }
 

@@ -150,6 +150,22 @@ def test_eight_gaussians_has_eight_clusters_on_the_circle():
     assert abs((x - centres).std().item() - std) < 0.01
 
 
+def test_gaussian_grid_has_25_equal_modes_at_its_centres():
+    n, std = 25000, 0.05
+    x = data.gaussian_grid(n, std=std)
+    centres = data.gaussian_grid_centres()
+    assert centres.shape == (25, 2) and sorted(set(centres[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    nearest = torch.cdist(x, centres).argmin(1)
+    counts = torch.bincount(nearest, minlength=25)
+    assert (counts > n / 25 * 0.85).all() and (counts < n / 25 * 1.15).all()
+    assert abs((x - centres[nearest]).std().item() - std) < 0.002  # each mode is N(centre, std^2 I)
+    small = data.gaussian_grid_centres(size=3, spacing=1.0)
+    assert torch.equal(small[:3], torch.tensor([[-1.0, -1.0], [0.0, -1.0], [1.0, -1.0]]))  # row by row
+    assert torch.allclose(data.eight_gaussian_centres().norm(dim=1), torch.full((8,), 2.0))
+    with pytest.raises(ValueError, match="size must be"):
+        data.gaussian_grid_centres(size=0)
+
+
 def test_checkerboard_only_black_squares_all_eight_used():
     x = data.checkerboard(4000)
     assert x.min() >= -4 and x.max() < 4
