@@ -20,6 +20,8 @@ from .quality import (  # re-exported: course_lib.metrics is where the lessons f
     SampleQuality,
     digits_classifier,
     digits_features,
+    digits_inception_floor,
+    digits_inception_score,
     frechet_distance,
     frechet_distance_gaussians,
     gaussian_fit,
@@ -137,5 +139,5 @@ __all__ = [
     "energy_distance", "energy_floor", "nearest_neighbours",
     "frechet_distance", "frechet_distance_gaussians", "gaussian_fit", "kernel_inception_distance", "precision_recall",
     "PrecisionRecall", "ClassifierConfig", "DigitsClassifier", "train_digits_classifier", "digits_classifier",
-    "digits_features", "sample_quality", "SampleQuality",
+    "digits_features", "sample_quality", "SampleQuality", "digits_inception_score", "digits_inception_floor",
 ]

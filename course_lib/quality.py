@@ -320,6 +320,36 @@ def digits_features(images: torch.Tensor, seed: int = 0, batch_size: int = 1024)
         return torch.cat([model.embed(b) for b in x.split(batch_size)]).double()  # (N, D)
 
 
+def digits_inception_score(images: torch.Tensor, seed: int = 0, batch_size: int = 1024) -> float:
+    """The Inception score on the digits: exp(E_x KL(p(y | x) || p(y))) with the course's digits classifier.
+
+    p(y | x) is the classifier's softmax on each image and p(y) its mean over the set. The score is
+    high when each image is confidently one digit (sharp p(y | x)) and the set holds every digit (flat
+    p(y)); it is at most 10, the number of classes, and it never looks at real data: compare it with
+    `digits_inception_floor`, the score of real digits.
+
+    Args:
+        images: (N, 1, 8, 8) or (N, 64) in [0, 1], N >= 1. seed: which classifier.
+    """
+    x = _check_images(images)
+    model = digits_classifier(seed)
+    with torch.no_grad(), one_thread():
+        logp = torch.cat([F.log_softmax(model(b), dim=1) for b in x.split(batch_size)]).double()  # (N, 10)
+    log_marginal = torch.logsumexp(logp, dim=0) - math.log(len(logp))  # log p(y) = log mean_x p(y | x)
+    kl = (logp.exp() * (logp - log_marginal)).sum(dim=1)  # KL(p(y | x) || p(y)) per image
+    return math.exp(kl.mean().item())
+
+
+def digits_inception_floor(n: int, split: str = "test", seed: int = 0, repeats: int = 10) -> tuple[float, float]:
+    """The Inception score of n real digits of a split (mean and std over draws): the value to compare samples with."""
+    images = load_digits(split)[0]
+    n = integer(n, "n", 1, len(images), what="a number of images", hint=f" (the {split} split has {len(images)})")
+    g = torch.Generator().manual_seed(seed)
+    scores = torch.tensor([digits_inception_score(images[torch.randperm(len(images), generator=g)[:n]], seed)
+                           for _ in range(integer(repeats, "repeats", lo=1))], dtype=torch.float64)
+    return scores.mean().item(), (scores.std().item() if repeats > 1 else 0.0)
+
+
 # ----------------------------------------------------------------------------- the verdict on samples
 @functools.lru_cache(maxsize=16)
 def _split_features(split: str, seed: int) -> torch.Tensor:

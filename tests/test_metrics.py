@@ -229,6 +229,23 @@ def test_classifier_is_deterministic_accurate_and_leaves_rng_alone():
     assert not torch.equal(one.embed(x), train_digits_classifier(1, short).embed(x))  # the seed matters
 
 
+def test_inception_score_against_its_formula_and_bounds():
+    from course_lib.metrics import digits_inception_floor, digits_inception_score
+
+    x = load_digits("test")[0]
+    classifier = digits_classifier(0)  # trained on first use: outside no_grad
+    with torch.no_grad():
+        p = torch.softmax(classifier(x), dim=1).double().numpy()  # (N, 10) p(y | x)
+    marginal = p.mean(0)
+    kl = (p * (np.log(p) - np.log(marginal))).sum(1)  # KL(p(y | x) || p(y)) image by image, in numpy
+    assert digits_inception_score(x) == pytest.approx(math.exp(kl.mean()), rel=1e-6)
+    assert 8.0 < digits_inception_score(x) <= 10.0  # confident and balanced: near the number of classes
+    one_class = x[load_digits("test")[1] == 3][:40]
+    assert digits_inception_score(one_class) < 1.5  # confident, but p(y) is one class: no variety
+    mean, std = digits_inception_floor(100, repeats=4)
+    assert 7.0 < mean < 10.0 and 0 < std < 0.5
+
+
 def test_features_shape_and_scale():
     x, _ = load_digits("train")
     f = digits_features(x)
