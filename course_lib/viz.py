@@ -292,6 +292,9 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
             raise ValueError(f"history must have a `{key}` list (e.g. training.History), got {type(history).__name__}")
         return [float(v) for v in value]
 
+    series = getattr(history, "epoch", None) if not isinstance(history, Mapping) else None
+    if isinstance(series, Mapping) and series and not getattr(history, "train_loss", None):
+        return _plot_series(series, ax, title)  # a two-player History: one curve per named series
     train, val = get("train_loss"), get("val_loss")
     if len(train) == 0:
         raise ValueError("history.train_loss is empty: train for at least one epoch before plotting")
@@ -312,6 +315,22 @@ def plot_history(history: Any, ax: Axes | None = None, title: str | None = None,
     ax.set_ylabel("loss")
     if logy:
         ax.set_yscale("log")
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _plot_series(series: Mapping[str, Sequence[float]], ax: Axes | None, title: str | None) -> Axes:
+    """Each named per-epoch series of a History (e.g. "critic_loss", "generator_loss") as its own curve."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 3.5), layout="constrained")
+    for name, values in series.items():
+        ax.plot(np.arange(1, len(values) + 1), [float(v) for v in values], marker="." if len(values) < 60 else None,
+                label=name.replace("_", " "))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (mean over the epoch)")
     ax.legend()
     if title is not None:
         ax.set_title(title)

@@ -199,6 +199,17 @@ def test_plot_history_without_validation_and_log_scale():
     assert len(ax.get_lines()) == 1 and ax.get_yscale() == "log"
 
 
+def test_plot_history_draws_each_series_of_a_two_player_history():
+    from course_lib.training import History
+
+    h = History(epoch={"critic_loss": [-1.0, -0.5, -0.2], "generator_loss": [0.3, 0.1, 0.0]})
+    ax = viz.plot_history(h, title="GAN")
+    critic, generator = ax.get_lines()
+    np.testing.assert_array_equal(critic.get_xdata(), [1, 2, 3])
+    np.testing.assert_array_equal(generator.get_ydata(), [0.3, 0.1, 0.0])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["critic loss", "generator loss"]
+
+
 def test_plot_history_bad_input():
     with pytest.raises(ValueError, match="one value per epoch \\(3\\), got 2"):
         viz.plot_history(FakeHistory([1.0, 2.0, 3.0], [1.0, 2.0]))
