@@ -37,7 +37,7 @@ def _axis(fig, label):
 NOTEBOOK_NAMES = [  # what lessons and submitted notebooks call as `widgets.NAME`
     "attribute_explorer", "condition_explorer", "forward_chain", "forward_explorer", "interpolation_explorer",
     "latent_explorer", "render_interpolation", "render_latent_explorer", "render_reverse", "render_schedules",
-    "reverse_explorer", "schedule_explorer",
+    "reverse_explorer", "schedule_explorer", "render_gan_training", "training_scrubber", "seed_interpolation_explorer",
 ]
 FORMER_NAMES = [  # every other public name of the single-file widgets.py the package replaced
     "Decode", "DecodeCond", "Encode", "Explorer", "MARKER", "MODES", "HIGHLIGHT", "HIGHLIGHTS", "DATA_RANGE",
@@ -443,3 +443,68 @@ def test_forward_explorer_slides_along_one_cached_chain():
     np.testing.assert_allclose(_axis(explorer.figure, "forward").collections[-1].get_offsets(), xs[0].numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match=r"steps must be an integer in 2 \.\. 100"):
         widgets.forward_explorer(points, d, steps=1)
+
+
+# ----------------------------------------------------------------------------- lesson 04: GANs
+def _toy_run(loss="non-saturating", snapshots=4):
+    """A tiny 2-D run recorded by gan.train_gan: real snapshots of a real (short) training."""
+    from course_lib import data, gan
+
+    x = data.eight_gaussians(512, std=0.02)
+    G, D = gan.MLPGenerator(2, 2, (16,)), gan.MLPDiscriminator(2, (16,))
+    cfg = gan.GANConfig(loss=loss, epochs=snapshots - 1, batch_size=128, snapshot_every=4, gp_weight=0.1)
+    _, snaps = gan.train_gan(G, D, x, cfg, device="cpu", progress=False, grid_size=12, snapshot_n=100)
+    return x, snaps
+
+
+def test_render_gan_training_draws_the_snapshot_and_the_mode_counts():
+    from course_lib import data, gan
+
+    x, run = _toy_run()
+    centres = data.eight_gaussian_centres()
+    fig = widgets.render_gan_training(run, 1, x, centres, 0.02, title="NS")
+    ax = _axis(fig, "samples")
+    offsets = ax.collections[1].get_offsets()  # data first, then the samples
+    np.testing.assert_allclose(offsets, run.samples[1].numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ax.images[0].get_array(), torch.sigmoid(run.grid[1].double()).numpy(), rtol=1e-6)
+    modes = _axis(fig, "modes")
+    counts = [c.covered for c in gan.coverage_history(run, centres, 0.02)]
+    np.testing.assert_array_equal(modes.get_lines()[0].get_ydata(), counts)
+    assert f"step {int(run.steps[1])}" in ax.get_title()
+    x, critic = _toy_run("wgan-gp")
+    shown = widgets.render_gan_training(critic, 0, x).axes[0].images[0].get_array()
+    assert abs(float(shown.mean())) < 1e-5  # critic scores are centred, not squashed by a sigmoid
+    with pytest.raises(ValueError, match="index must be a snapshot index"):
+        widgets.render_gan_training(run, len(run), x)
+    with pytest.raises(ValueError, match="run must be gan.Snapshots"):
+        widgets.render_gan_training(object(), 0, x)
+
+
+def test_training_scrubber_switches_runs_and_scrubs():
+    from course_lib import data
+
+    x, ns = _toy_run(snapshots=4)
+    _, short = _toy_run("saturating", snapshots=2)
+    scrubber = widgets.training_scrubber({"NS": ns, "saturating": short}, x, data.eight_gaussian_centres(), 0.02)
+    assert set(scrubber.controls) == {"run", "index"} and scrubber.controls["index"].max == len(ns) - 1
+    scrubber.controls["index"].value = 0
+    assert "NS: generator step 1" in _axis(scrubber.figure, "samples").get_title()
+    scrubber.controls["run"].value = "saturating"
+    scrubber.controls["index"].value = len(ns) - 1  # past the shorter run's end: its last snapshot
+    assert f"step {int(short.steps[-1])}" in _axis(scrubber.figure, "samples").get_title()
+    assert scrubber.renders == 4
+    with pytest.raises(ValueError, match="runs must be a non-empty mapping"):
+        widgets.training_scrubber({}, x)
+
+
+def test_seed_interpolation_explorer_walks_between_seeded_codes():
+    explorer = widgets.seed_interpolation_explorer(decode, 2, steps=5)
+    assert set(explorer.controls) == {"seed_a", "seed_b", "alpha", "mode"} and explorer.controls["mode"].value == "slerp"
+    explorer.controls["alpha"].value = 1.0
+    z_b = torch.randn(2, generator=torch.Generator().manual_seed(1))
+    shown = _axis(explorer.figure, "decoded").images[0].get_array()
+    np.testing.assert_allclose(shown, decode(z_b[None])[0, 0].numpy(), rtol=1e-5)
+    explorer.controls["seed_b"].value = 7
+    assert explorer.renders == 3
+    with pytest.raises(ValueError, match="latent_dim must be"):
+        widgets.seed_interpolation_explorer(decode, 0)

@@ -8,7 +8,8 @@ and redraw on every `.value` change, with or without a kernel.
 One module per topic, behind this package that re-exports every name (`from course_lib import
 widgets; widgets.latent_explorer(...)`):
     explorer   the Explorer and the helpers every widget shares
-    latent     lessons 01-02: latent explorer, interpolation, conditions and attributes
+    latent     lessons 01-02 (and 04's generator): latent explorer, interpolation, conditions and attributes
+    gan        lesson 04: the 2-D training scrubber
     diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
 The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
 `diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
@@ -31,6 +32,7 @@ from .diffusion import (
     schedule_explorer,
 )
 from .explorer import Explorer
+from .gan import render_gan_training, training_scrubber
 from .latent import (
     HIGHLIGHT,
     MARKER,
@@ -46,6 +48,7 @@ from .latent import (
     render_condition,
     render_interpolation,
     render_latent_explorer,
+    seed_interpolation_explorer,
 )
 
 __all__ = [
@@ -54,7 +57,10 @@ __all__ = [
     # lessons 01-02: latent spaces
     "Decode", "Encode", "DecodeCond", "MODES", "MARKER", "HIGHLIGHT", "interpolate",
     "render_latent_explorer", "latent_explorer", "render_interpolation", "interpolation_explorer",
+    "seed_interpolation_explorer",
     "render_condition", "condition_explorer", "render_attribute", "attribute_explorer",
+    # lesson 04: GANs
+    "render_gan_training", "training_scrubber",
     # lesson 06: diffusion
     "SCHEDULE_KINDS", "HIGHLIGHTS", "SCHEDULE_COLOURS", "DATA_RANGE", "schedule_alphabars",
     "render_schedules", "schedule_explorer", "render_reverse", "reverse_explorer",

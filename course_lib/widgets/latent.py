@@ -253,6 +253,37 @@ def interpolation_explorer(
     return Explorer(render, controls)
 
 
+def seed_interpolation_explorer(decode: Decode, latent_dim: int, mode: str = "slerp", steps: int = 9) -> Explorer:
+    """Walk between two codes drawn from N(0, I) by seed: for a decoder with no encoder, e.g. a GAN's generator.
+
+    Args:
+        decode: callable (M, d) -> (M, 1, H, W), values in [0, 1].
+        latent_dim: d; z_a and z_b are N(0, I) draws seeded by the two controls.
+        mode: initial interpolation mode ("slerp" suits Gaussian codes: lesson 02).
+        steps: frames in the strip.
+    Returns:
+        Explorer with controls "seed_a", "seed_b", "alpha" and "mode" (drawn by `render_interpolation`).
+    """
+    latent_dim = check.integer(latent_dim, "latent_dim", lo=1)
+    check.choice(mode, "mode", MODES)
+
+    def code(seed: int) -> torch.Tensor:
+        return torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+
+    def render(seed_a: int, seed_b: int, alpha: float, mode: str) -> Figure:
+        return render_interpolation(decode, code(seed_a), code(seed_b), alpha, steps=steps, mode=mode,
+                                    names=(f"seed {seed_a}", f"seed {seed_b}"))
+
+    controls = {
+        "seed_a": widgets.IntSlider(value=0, min=0, max=99, description="seed of z_a", continuous_update=False),
+        "seed_b": widgets.IntSlider(value=1, min=0, max=99, description="seed of z_b", continuous_update=False),
+        "alpha": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="alpha",
+                                     readout_format=".2f", continuous_update=False),
+        "mode": widgets.Dropdown(options=list(MODES), value=mode, description="mode"),
+    }
+    return Explorer(render, controls)
+
+
 # ----------------------------------------------------------------------------- conditions and attributes
 def render_condition(decode_cond: DecodeCond, z: Any, label: int, fig: Figure | None = None, nrow: int | None = None) -> Figure:
     """Draw the images a conditional decoder makes for one class label from the codes z.
