@@ -86,6 +86,14 @@ def test_lesson_02_registers_its_exercises_in_order():
 
 # ----------------------------------------------------------------------------- the lessons' registries
 # (each lesson's wrong answers are in tests/test_lessonNN_checks.py)
+LESSON_04 = ["04.discriminator_loss", "04.generator_loss", "04.critic_loss", "04.gradient_penalty", "04.critic_step",
+             "04.generator_step"]
+
+
+def test_lesson_04_registers_its_exercises_in_order():
+    assert [ex.key for ex in checks.exercises("04")] == LESSON_04
+
+
 LESSON_06 = ["06.q_sample", "06.cosine_betas", "06.q_posterior", "06.training_loss", "06.p_sample", "06.sample",
              "06.ddim_step"]
 
