@@ -334,9 +334,11 @@ plt.show()
 #   it ends is a matter of the step you stopped at. Plain gradient steps on a min-max problem circle
 #   the equilibrium instead of settling on it (on the bilinear game $\min_x \max_y xy$ simultaneous
 #   gradient steps spiral outwards).
-# - **Mode collapse.** At its low points the constant-lr generator puts almost all its samples on one
-#   or two modes: dropping a mode costs it nothing as long as the discriminator is fooled on the modes
-#   it keeps, and the discriminator, chasing the current samples, forgets the dropped modes.
+# - **Mode collapse.** At its low points only one or two modes get their share of sharp samples, and
+#   the share of samples near any mode falls with the count (the dashed curve of section 6's scrubber):
+#   the generator's mass is in transit from the modes it dropped to the ones the discriminator now
+#   favours. Dropping a mode costs the generator nothing as long as the discriminator is fooled on the
+#   modes it keeps, and the discriminator, chasing the current samples, forgets the dropped modes.
 # - **Annealing the learning rate** shrinks the circles: as the steps shrink, both players settle, and
 #   the generator ends on all 8 modes with sharp samples. This is an optimisation fix, not a new
 #   objective. The saturating loss, also annealed, covers 7 of the 8 modes in half the steps: it learns
