@@ -337,6 +337,30 @@ def _plot_series(series: Mapping[str, Sequence[float]], ax: Axes | None, title: 
     return ax
 
 
+def plot_nearest_distances(sample_nn: Any, test_nn: Any, label: str = "samples", ax: Axes | None = None,
+                           bins: int = 40) -> Axes:
+    """Histograms of each sample's distance to its nearest training example, beside the test examples' own.
+
+    A model that copies its training set piles up at 0; new handwriting sits where the test digits do.
+
+    Args:
+        sample_nn: (N,) distances of the samples (e.g. `metrics.nearest_neighbours(samples, x_train)[0]`).
+        test_nn: (M,) the same for held-out real data. label: the samples' name in the legend.
+    """
+    s = check.to_numpy(sample_nn, "sample_nn").ravel()
+    t = check.to_numpy(test_nn, "test_nn").ravel()
+    if not len(s) or not len(t):
+        raise check.invalid("sample_nn and test_nn", "non-empty arrays of distances", f"{len(s)} and {len(t)} values")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.0, 3.0), layout="constrained")
+    edges = np.linspace(0, float(max(s.max(), t.max())) or 1.0, bins)
+    ax.hist(t, bins=edges, alpha=0.6, density=True, label=f"test digits ({len(t)})")
+    ax.hist(s, bins=edges, alpha=0.6, density=True, label=f"{label} ({len(s)})")
+    ax.set(xlabel="distance to the nearest training digit", ylabel="density", title="copies would pile up at 0")
+    ax.legend()
+    return ax
+
+
 def decoded_grid(decode: Decode, lim: Sequence[float], n: int = 15, pad: int = 0) -> np.ndarray:
     """Decode an n x n lattice over the latent box `lim` and tile the images.
 

@@ -314,3 +314,14 @@ def test_prior_contours_are_circles_of_the_given_radii():
     viz.plot_prior_contours(ax, radii=(1.0, 2.5))
     for line, r in zip(ax.get_lines(), (1.0, 2.5)):
         np.testing.assert_allclose(np.hypot(*line.get_xydata().T), r, rtol=1e-6)
+
+
+def test_plot_nearest_distances_draws_both_histograms_on_one_scale():
+    samples, test = torch.tensor([0.5, 1.0, 1.5, 2.0]), torch.tensor([1.0, 1.2, 3.0])
+    ax = viz.plot_nearest_distances(samples, test, label="flow samples", bins=5)
+    test_bars, sample_bars = ax.containers
+    assert len(test_bars) == len(sample_bars) == 4  # 5 edges from 0 to the largest distance, shared
+    assert sample_bars[0].get_x() == 0 and test_bars[-1].get_x() + test_bars[-1].get_width() == pytest.approx(3.0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["test digits (3)", "flow samples (4)"]
+    with pytest.raises(ValueError, match="non-empty arrays of distances"):
+        viz.plot_nearest_distances(torch.tensor([]), test)

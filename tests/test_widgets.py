@@ -38,6 +38,7 @@ NOTEBOOK_NAMES = [  # what lessons and submitted notebooks call as `widgets.NAME
     "attribute_explorer", "condition_explorer", "forward_chain", "forward_explorer", "interpolation_explorer",
     "latent_explorer", "render_interpolation", "render_latent_explorer", "render_reverse", "render_schedules",
     "reverse_explorer", "schedule_explorer", "render_gan_training", "training_scrubber", "seed_interpolation_explorer",
+    "render_flow_layers", "flow_layer_explorer", "render_density", "density_explorer",
 ]
 FORMER_NAMES = [  # every other public name of the single-file widgets.py the package replaced
     "Decode", "DecodeCond", "Encode", "Explorer", "MARKER", "MODES", "HIGHLIGHT", "HIGHLIGHTS", "DATA_RANGE",
@@ -508,3 +509,87 @@ def test_seed_interpolation_explorer_walks_between_seeded_codes():
     assert explorer.renders == 3
     with pytest.raises(ValueError, match="latent_dim must be"):
         widgets.seed_interpolation_explorer(decode, 0)
+
+
+# ----------------------------------------------------------------------------- lesson 05: flows
+def _toy_flow(seed: int = 0):
+    from course_lib import flows
+
+    torch.manual_seed(seed)
+    flow = flows.RealNVP(2, 3, 16)
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(torch.randn(p.shape, generator=torch.Generator().manual_seed(seed)) * 0.3)
+    return flow.eval(), torch.randn(300, 2, generator=torch.Generator().manual_seed(seed)) * 1.5
+
+
+def test_layer_views_push_points_pull_the_grid_back_and_map_each_stages_density():
+    from course_lib import flows
+
+    flow, x = _toy_flow()
+    views = flows.layer_views(flow, x, resolution=40, num_lines=5)
+    assert len(views) == 4 and views.names[0] == "data"
+    torch.testing.assert_close(views.points[-1], flow(x)[0].detach())
+    torch.testing.assert_close(views.points[0], x)
+    # the lines of stage k, pushed through the remaining layers, are the base's straight lines
+    k = 1
+    pushed = views.lines[k].reshape(-1, 2)
+    for layer in flow.layers[k:]:
+        pushed = layer(pushed)[0].detach()
+    pushed = pushed.reshape(views.lines[k].shape)
+    torch.testing.assert_close(pushed[0, :, 0], torch.full_like(pushed[0, :, 0], -3.0), atol=1e-4, rtol=0)
+    # each stage's map is a density: it integrates to about 1 over its box where the points are
+    xmin, xmax, ymin, ymax = views.lims[-1]
+    cell = (xmax - xmin) / 39 * (ymax - ymin) / 39
+    assert 0.9 < float(views.log_density[-1].exp().sum()) * cell < 1.01
+    with pytest.raises(ValueError, match="a flow on 2-D points"):
+        flows.layer_views(flows.RealNVP(4, 2, 8), torch.zeros(3, 2))
+
+
+def test_render_flow_layers_shows_the_stage_and_the_explorer_slides_through_runs():
+    from course_lib import flows
+
+    flow, x = _toy_flow()
+    views = flows.layer_views(flow, x, resolution=30)
+    fig = widgets.render_flow_layers(views, 0, title="toy")
+    ax = _axis(fig, "layer")
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), x.numpy(), rtol=1e-6)
+    assert "the data space" in ax.get_title() and len(ax.get_lines()) == 22
+    assert "the base" in _axis(widgets.render_flow_layers(views, 3), "layer").get_title()
+    short = flows.layer_views(flows.RealNVP(2, 1, 8).eval(), x, resolution=20)
+    explorer = widgets.flow_layer_explorer({"three": views, "one": short})
+    assert set(explorer.controls) == {"run", "index"} and explorer.controls["index"].max == 3
+    explorer.controls["index"].value = 2
+    assert "2 of 3 layers" in _axis(explorer.figure, "layer").get_title()
+    explorer.controls["run"].value = "one"  # past the shorter run's end: its base
+    assert "1 of 1 layers" in _axis(explorer.figure, "layer").get_title()
+    assert explorer.renders == 3
+    with pytest.raises(ValueError, match="index must be a layer index"):
+        widgets.render_flow_layers(views, 4)
+    with pytest.raises(ValueError, match="runs must be a non-empty mapping"):
+        widgets.flow_layer_explorer({})
+
+
+def test_density_explorer_draws_the_chosen_runs_density_and_samples():
+    from course_lib import flows
+
+    views = {}
+    for seed, (data_name, model) in enumerate([("a", "RealNVP"), ("a", "MAF"), ("b", "RealNVP"), ("b", "MAF")]):
+        flow, x = _toy_flow(seed)
+        views[data_name, model] = flows.density_view(flow, x, x[:50], (-4, 4, -4, 4), resolution=25, n_samples=100)
+    fig = widgets.render_density(views, "b", "MAF", "log-density")
+    img = _axis(fig, "density").images[0].get_array()
+    np.testing.assert_allclose(img, views["b", "MAF"].log_density.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_axis(fig, "samples").collections[1].get_offsets(), views["b", "MAF"].samples.numpy())
+    assert f"{views['b', 'MAF'].nll:.2f}" in _axis(fig, "density").get_title()
+    explorer = widgets.density_explorer(views)
+    assert set(explorer.controls) == {"data", "model", "show"}
+    explorer.controls["data"].value = "b"
+    explorer.controls["model"].value = "MAF"
+    np.testing.assert_allclose(_axis(explorer.figure, "density").images[0].get_array(),
+                               views["b", "MAF"].log_density.exp().numpy(), rtol=1e-5)
+    assert explorer.renders == 3
+    with pytest.raises(ValueError, match="show must be one of"):
+        widgets.render_density(views, "a", "MAF", "probability")
+    with pytest.raises(ValueError, match="a run among"):
+        widgets.render_density(views, "c", "MAF")

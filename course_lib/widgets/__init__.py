@@ -10,6 +10,7 @@ widgets; widgets.latent_explorer(...)`):
     explorer   the Explorer and the helpers every widget shares
     latent     lessons 01-02 (and 04's generator): latent explorer, interpolation, conditions and attributes
     gan        lesson 04: the 2-D training scrubber
+    flows      lesson 05: a 2-D flow layer by layer, the learned density beside its samples
     diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
 The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
 `diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
@@ -32,6 +33,7 @@ from .diffusion import (
     schedule_explorer,
 )
 from .explorer import Explorer
+from .flows import density_explorer, flow_layer_explorer, render_density, render_flow_layers
 from .gan import render_gan_training, training_scrubber
 from .latent import (
     HIGHLIGHT,
@@ -61,6 +63,8 @@ __all__ = [
     "render_condition", "condition_explorer", "render_attribute", "attribute_explorer",
     # lesson 04: GANs
     "render_gan_training", "training_scrubber",
+    # lesson 05: normalizing flows
+    "render_flow_layers", "flow_layer_explorer", "render_density", "density_explorer",
     # lesson 06: diffusion
     "SCHEDULE_KINDS", "HIGHLIGHTS", "SCHEDULE_COLOURS", "DATA_RANGE", "schedule_alphabars",
     "render_schedules", "schedule_explorer", "render_reverse", "reverse_explorer",
