@@ -94,6 +94,13 @@ def test_lesson_04_registers_its_exercises_in_order():
     assert [ex.key for ex in checks.exercises("04")] == LESSON_04
 
 
+LESSON_05 = ["05.coupling_forward", "05.coupling_inverse", "05.made_masks", "05.flow_log_prob", "05.dequantized_nll"]
+
+
+def test_lesson_05_registers_its_exercises_in_order():
+    assert [ex.key for ex in checks.exercises("05")] == LESSON_05
+
+
 LESSON_06 = ["06.q_sample", "06.cosine_betas", "06.q_posterior", "06.training_loss", "06.p_sample", "06.sample",
              "06.ddim_step"]
 
