@@ -94,7 +94,7 @@ def test_lesson_04_registers_its_exercises_in_order():
     assert [ex.key for ex in checks.exercises("04")] == LESSON_04
 
 
-LESSON_05 = ["05.coupling_forward", "05.coupling_inverse", "05.made_masks", "05.flow_log_prob", "05.dequantized_nll"]
+LESSON_05 = ["05.coupling_forward", "05.coupling_inverse", "05.flow_log_prob", "05.made_masks", "05.dequantized_nll"]
 
 
 def test_lesson_05_registers_its_exercises_in_order():

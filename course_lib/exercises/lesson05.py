@@ -43,11 +43,6 @@ def coupling_inverse(z: torch.Tensor, mask: torch.Tensor, scale_shift: ScaleShif
     return x, -s.sum(dim=1)
 
 
-def made_masks(order: torch.Tensor, hidden_degrees: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """MADE's masks (out, in), input to output: hidden units see degrees <= theirs, outputs strictly lower."""
-    return flows.made_masks(order, hidden_degrees)
-
-
 def flow_log_prob(layers: Sequence[flows.FlowLayer], x: torch.Tensor) -> torch.Tensor:
     """log p(x) = log N(z; 0, I) + sum of the layers' log-determinants, z = the layers applied in order; (B,)."""
     z, log_det = x, torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
@@ -56,6 +51,11 @@ def flow_log_prob(layers: Sequence[flows.FlowLayer], x: torch.Tensor) -> torch.T
         log_det = log_det + ld
     D = z.shape[1]
     return -0.5 * (z**2).sum(dim=1) - 0.5 * D * math.log(2 * math.pi) + log_det
+
+
+def made_masks(order: torch.Tensor, hidden_degrees: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """MADE's masks (out, in), input to output: hidden units see degrees <= theirs, outputs strictly lower."""
+    return flows.made_masks(order, hidden_degrees)
 
 
 def dequantized_nll(log_prob: Callable[[torch.Tensor], torch.Tensor], levels: torch.Tensor, num_levels: int,
@@ -175,56 +175,6 @@ def _check_coupling_inverse(student, reference, cases) -> None:
         _expect_log_det(log_det, reference(z, mask, net)[1], s_all, mask, inverse=True)
 
 
-# ----------------------------------------------------------------------------- MADE's masks
-def _made_case(order: torch.Tensor, hidden: int, num_hidden: int):
-    _, degrees = flows.made_degrees(order.numel(), hidden, num_hidden, order)
-    return degrees
-
-
-@register("05.made_masks", "made_masks(order, hidden_degrees) -> [masks (out, in)]", made_masks)
-def _check_made_masks(student, reference, cases) -> None:
-    for order, hidden, num_hidden in ((torch.tensor([3, 1, 4, 2]), 10, 2), (torch.arange(1, 6), 8, 1),
-                                      (torch.tensor([2, 5, 1, 3, 4]), 12, 3)):
-        D = order.numel()
-        degrees = _made_case(order, hidden, num_hidden)
-        want = reference(order, degrees)
-        cases.add(f"order {order.tolist()}, {num_hidden} hidden layer(s) of {hidden}: one mask per layer, (out, in)")
-        got = student(order.clone(), [d.clone() for d in degrees])
-        if not isinstance(got, (list, tuple)) or len(got) != len(want):
-            raise CheckFailure(f"expected a list of {len(want)} masks (one per linear layer, the output layer's last), "
-                               f"got {describe(got)}")
-        for k, (g, w) in enumerate(zip(got, want)):
-            g = expect_tensor(g, None, f"mask {k}")
-            if g.shape != w.shape:
-                hint = " (transposed: nn.Linear's weight is (out_features, in_features))" if g.shape == w.shape[::-1] else ""
-                raise CheckFailure(f"mask {k} must have shape {tuple(w.shape)}, got {tuple(g.shape)}{hint}")
-        cases.add("installed in a MADE with random weights, output d depends only on inputs earlier in the order")
-        made = flows.MADE(D, hidden, num_hidden, num_outputs=2, order=order, activation="tanh").double()  # tanh: no dead units
-        made.set_masks([g.to(torch.float64) for g in got])
-        with torch.no_grad():
-            for p in made.parameters():
-                p.copy_(torch.randn(p.shape, generator=_gen(7), dtype=torch.float64))
-        J = torch.autograd.functional.jacobian(lambda v, net=made: net(v[None])[0],
-                                               torch.randn(D, dtype=torch.float64)).abs()
-        J = J.amax(0)  # (D, D): output d, input j, over both output groups
-        allowed = order[:, None] > order[None, :]
-        leaks = ((J > 0) & ~allowed).nonzero()
-        if len(leaks):
-            d, j = (int(v) for v in leaks[0])
-            why = (" (its own input: the output layer's comparison must be strict, degree < order[d])" if d == j else
-                   " (a later input: the Jacobian must be strictly triangular in the order)")
-            raise CheckFailure(f"output {d} (order {int(order[d])}) depends on input {j} (order {int(order[j])}){why}")
-        missing = (allowed & (J == 0)).nonzero()
-        if len(missing):
-            d, j = (int(v) for v in missing[0])
-            raise CheckFailure(f"output {d} (order {int(order[d])}) cannot see input {j} (order {int(order[j])}), which "
-                               "comes earlier: a hidden unit of degree m must connect to every unit below of degree <= m "
-                               "(non-strict), and outputs to every unit of degree < order[d]")
-        cases.add("the masks are MADE's: hidden >=, output >")
-        for k, (g, w) in enumerate(zip(got, want)):
-            expect_close(w, g.to(w.dtype), what=f"mask {k}")
-
-
 # ----------------------------------------------------------------------------- the log-likelihood
 def _flow_layers(seed: int) -> list[flows.FlowLayer]:
     torch.manual_seed(seed)
@@ -282,6 +232,56 @@ def _check_flow_log_prob(student, reference, cases) -> None:
     grid = torch.cartesian_prod(t, t)
     mass = student(flow2, grid).exp().sum() * (t[1] - t[0]) ** 2
     expect_close(torch.tensor(1.0, dtype=torch.float64), mass.detach(), what="the integral of p(x)", atol=0.02)
+
+
+# ----------------------------------------------------------------------------- MADE's masks
+def _made_case(order: torch.Tensor, hidden: int, num_hidden: int):
+    _, degrees = flows.made_degrees(order.numel(), hidden, num_hidden, order)
+    return degrees
+
+
+@register("05.made_masks", "made_masks(order, hidden_degrees) -> [masks (out, in)]", made_masks)
+def _check_made_masks(student, reference, cases) -> None:
+    for order, hidden, num_hidden in ((torch.tensor([3, 1, 4, 2]), 10, 2), (torch.arange(1, 6), 8, 1),
+                                      (torch.tensor([2, 5, 1, 3, 4]), 12, 3)):
+        D = order.numel()
+        degrees = _made_case(order, hidden, num_hidden)
+        want = reference(order, degrees)
+        cases.add(f"order {order.tolist()}, {num_hidden} hidden layer(s) of {hidden}: one mask per layer, (out, in)")
+        got = student(order.clone(), [d.clone() for d in degrees])
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            raise CheckFailure(f"expected a list of {len(want)} masks (one per linear layer, the output layer's last), "
+                               f"got {describe(got)}")
+        for k, (g, w) in enumerate(zip(got, want)):
+            g = expect_tensor(g, None, f"mask {k}")
+            if g.shape != w.shape:
+                hint = " (transposed: nn.Linear's weight is (out_features, in_features))" if g.shape == w.shape[::-1] else ""
+                raise CheckFailure(f"mask {k} must have shape {tuple(w.shape)}, got {tuple(g.shape)}{hint}")
+        cases.add("installed in a MADE with random weights, output d depends only on inputs earlier in the order")
+        made = flows.MADE(D, hidden, num_hidden, num_outputs=2, order=order, activation="tanh").double()  # tanh: no dead units
+        made.set_masks([g.to(torch.float64) for g in got])
+        with torch.no_grad():
+            for p in made.parameters():
+                p.copy_(torch.randn(p.shape, generator=_gen(7), dtype=torch.float64))
+        J = torch.autograd.functional.jacobian(lambda v, net=made: net(v[None])[0],
+                                               torch.randn(D, dtype=torch.float64)).abs()
+        J = J.amax(0)  # (D, D): output d, input j, over both output groups
+        allowed = order[:, None] > order[None, :]
+        leaks = ((J > 0) & ~allowed).nonzero()
+        if len(leaks):
+            d, j = (int(v) for v in leaks[0])
+            why = (" (its own input: the output layer's comparison must be strict, degree < order[d])" if d == j else
+                   " (a later input: the Jacobian must be strictly triangular in the order)")
+            raise CheckFailure(f"output {d} (order {int(order[d])}) depends on input {j} (order {int(order[j])}){why}")
+        missing = (allowed & (J == 0)).nonzero()
+        if len(missing):
+            d, j = (int(v) for v in missing[0])
+            raise CheckFailure(f"output {d} (order {int(order[d])}) cannot see input {j} (order {int(order[j])}), which "
+                               "comes earlier: a hidden unit of degree m must connect to every unit below of degree <= m "
+                               "(non-strict), and outputs to every unit of degree < order[d]")
+        cases.add("the masks are MADE's: hidden >=, output >")
+        for k, (g, w) in enumerate(zip(got, want)):
+            expect_close(w, g.to(w.dtype), what=f"mask {k}")
 
 
 # ----------------------------------------------------------------------------- dequantisation
