@@ -24,7 +24,7 @@ from pathlib import Path
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import benchmark_args, machine, run_solution
+from notebook_runtimes import benchmark_args, check_targets, machine, run_solution
 
 VAE_BITS_PER_DIM = 2.003  # lesson 02's importance-weighted test NLL (benchmarks/vae_nll.py)
 RUNTIME_TARGET_S = 270  # 5 minutes with margin, on the project's 2-core machine
@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         f"DDIM FD <= 1.2 x DDPM's ({r['ddim_fd'] / r['ddpm_fd']:.2f})": r["ddim_fd"] <= 1.2 * r["ddpm_fd"],
         f"DDIM >= 15 x faster ({r['ddim_speedup']:.1f} x)": r["ddim_speedup"] >= 15,
     }
-    for what, ok in targets.items():
-        print(f"target {what}: {'met' if ok else 'NOT met'}")
-    return 0 if all(targets.values()) else 1
+    return check_targets(targets)
 
 
 if __name__ == "__main__":

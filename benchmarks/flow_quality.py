@@ -22,10 +22,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from course_lib.metrics import read_reports
-
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import machine, run_solution
+from notebook_runtimes import check_targets, machine, run_seeds
 
 RUNTIME_TARGET_S = 250  # 5 minutes with a 20 % margin, on the project's 2-core machine
 VAE_NATS = 88.86  # lesson 02 (benchmarks/vae_nll.py)
@@ -38,11 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    reports, runtimes = {}, {}
-    for seed in seeds:
-        notebook, runtimes[seed] = run_solution("05", {"SEED": seed, "DEVICE": args.device})
-        (reports[seed],) = read_reports(notebook)
-        print(f"seed {seed}: notebook ran in {runtimes[seed]:.0f} s", flush=True)
+    reports, runtimes = run_seeds("05", seeds, args.device)
     print(f"machine: {machine()}")
 
     print(f"\ndigits test split (447 images), nats per image: one-draw bound (mean of 10 draws) / IW-10; "
@@ -88,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         f"notebook <= {RUNTIME_TARGET_S} s ({', '.join(f'{runtimes[s]:.0f}' for s in seeds)})":
             max(runtimes.values()) <= RUNTIME_TARGET_S,
     }
-    for what, ok in targets.items():
-        print(f"target {what}: {'met' if ok else 'NOT met'}")
-    return 0 if all(targets.values()) else 1
+    return check_targets(targets)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import machine, run_solution
+from notebook_runtimes import check_targets, machine, run_seeds, run_solution
 
 RUNTIME_TARGET_S = 250  # 5 minutes with a 20 % margin, on the project's 2-core machine
 BASELINE, BEST = "non-saturating, constant lr", "non-saturating, lr annealed"  # the lesson's run names
@@ -42,11 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-seeds", default=None, help="seeds of the WGAN-GP runs (default: the first seed)")
     args = parser.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
-    reports, runtimes = {}, {}
-    for seed in seeds:
-        notebook, runtimes[seed] = run_solution("04", {"SEED": seed, "DEVICE": args.device})
-        (reports[seed],) = read_reports(notebook)
-        print(f"seed {seed}: notebook ran in {runtimes[seed]:.0f} s", flush=True)
+    reports, runtimes = run_seeds("04", seeds, args.device)
     others = {}
     compare = [] if args.no_compare else [int(s) for s in (args.compare_seeds or str(seeds[0])).split(",")]
     for seed in compare:
@@ -93,9 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         f"notebook <= {RUNTIME_TARGET_S} s ({', '.join(f'{runtimes[s]:.0f}' for s in seeds)})":
             max(runtimes.values()) <= RUNTIME_TARGET_S,
     }
-    for what, ok in targets.items():
-        print(f"target {what}: {'met' if ok else 'NOT met'}")
-    return 0 if all(targets.values()) else 1
+    return check_targets(targets)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,25 @@ def run_solution(number: str, params: dict, fast: bool = False) -> tuple[dict, f
         return json.loads(out.read_text()), time.perf_counter() - start
 
 
+def run_seeds(number: str, seeds: list[int], device: str) -> tuple[dict[int, dict], dict[int, float]]:
+    """Run lesson `number`'s solution once per seed at its default settings; return its Report and runtime per seed."""
+    from course_lib.metrics import read_reports
+
+    reports, runtimes = {}, {}
+    for seed in seeds:
+        notebook, runtimes[seed] = run_solution(number, {"SEED": seed, "DEVICE": device})
+        (reports[seed],) = read_reports(notebook)
+        print(f"seed {seed}: notebook ran in {runtimes[seed]:.0f} s", flush=True)
+    return reports, runtimes
+
+
+def check_targets(targets: dict[str, bool]) -> int:
+    """Print each target as met or NOT met; the exit status: 0 when all are met."""
+    for what, ok in targets.items():
+        print(f"target {what}: {'met' if ok else 'NOT met'}")
+    return 0 if all(targets.values()) else 1
+
+
 def benchmark_args(description: str, argv: list[str] | None) -> dict:
     """Parse `--device D -p NAME VALUE ...` into the notebook's parameters."""
     p = argparse.ArgumentParser(description=description)
