@@ -94,6 +94,13 @@ def test_lesson_04_registers_its_exercises_in_order():
     assert [ex.key for ex in checks.exercises("04")] == LESSON_04
 
 
+LESSON_03 = ["03.nearest_code", "03.straight_through", "03.vq_losses", "03.perplexity", "03.gumbel_softmax"]
+
+
+def test_lesson_03_registers_its_exercises_in_order():
+    assert [ex.key for ex in checks.exercises("03")] == LESSON_03
+
+
 LESSON_05 = ["05.coupling_forward", "05.coupling_inverse", "05.flow_log_prob", "05.made_masks", "05.dequantized_nll"]
 
 
