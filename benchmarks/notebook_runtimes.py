@@ -25,6 +25,7 @@ import papermill
 import torch
 
 from course_lib.tooling.build import find_lessons, find_root
+from course_lib.tooling.kernels import SlicedKernelManager
 
 
 def machine() -> str:
@@ -40,7 +41,8 @@ def run_solution(number: str, params: dict, fast: bool = False) -> tuple[dict, f
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / src.name
         start = time.perf_counter()
-        papermill.execute_notebook(str(src), str(out), parameters=params, cwd=tmp, progress_bar=False, log_output=False)
+        papermill.execute_notebook(str(src), str(out), parameters=params, cwd=tmp, progress_bar=False, log_output=False,
+                                   kernel_manager_class=SlicedKernelManager)
         return json.loads(out.read_text()), time.perf_counter() - start
 
 

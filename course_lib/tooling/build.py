@@ -260,6 +260,8 @@ def execute_solution(lesson: Lesson, timeout: int = 1800, fast: bool = False) ->
 
     from nbclient import NotebookClient
 
+    from .kernels import SlicedKernelManager
+
     build(lesson.root, [lesson])
     path = lesson.path("solutions", ".ipynb")
     nb = read_notebook(path)
@@ -270,6 +272,7 @@ def execute_solution(lesson: Lesson, timeout: int = 1800, fast: bool = False) ->
         client = NotebookClient(
             nb, timeout=timeout, kernel_name=nb.metadata.kernelspec.name, record_timing=False,
             store_widget_state=True, resources={"metadata": {"path": str(path.parent)}},
+            kernel_manager_class=SlicedKernelManager,
         )
         client.execute()
     finally:

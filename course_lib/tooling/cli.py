@@ -154,10 +154,13 @@ def cmd_run(args) -> int:
         os.environ["COURSE_FAST"] = "1"
     print(f"running {source} -> {output}" + (f" with {params}" if params else ""), flush=True)
     start = time.perf_counter()
+    from .kernels import SlicedKernelManager
+
     try:
         papermill.execute_notebook(
             str(source), str(output), parameters=params, kernel_name=kernel, cwd=str(out_dir),
             progress_bar=False, execution_timeout=args.timeout, log_output=False,
+            kernel_manager_class=SlicedKernelManager,
         )
     except papermill.PapermillExecutionError as err:
         print(f"course: the notebook stopped in cell {err.exec_count}: {err.ename}: {err.evalue}", file=sys.stderr)
