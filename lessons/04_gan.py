@@ -711,13 +711,7 @@ else:
 # %% tags=["nbval-ignore-output"]
 sample_nn, sample_idx = metrics.nearest_neighbours(gan_samples, x_train)
 test_nn, _ = metrics.nearest_neighbours(x_test, x_train)
-fig, ax = plt.subplots(figsize=(7, 3))
-bins = np.linspace(0, float(max(sample_nn.max(), test_nn.max())), 40)
-ax.hist(test_nn.numpy(), bins=bins, alpha=0.6, density=True, label=f"test digits ({len(test_nn)})")
-ax.hist(sample_nn.numpy(), bins=bins, alpha=0.6, density=True, label=f"GAN samples ({len(sample_nn)})")
-ax.set(xlabel="distance to the nearest training digit", ylabel="density", title="copies would pile up at 0")
-ax.legend()
-plt.tight_layout()
+viz.plot_nearest_distances(sample_nn, test_nn, label="GAN samples")
 plt.show()
 print(f"median distance to the nearest training digit: samples {sample_nn.median():.2f}, test digits {test_nn.median():.2f}; "
       f"closest: samples {sample_nn.min():.2f}, test digits {test_nn.min():.2f}")
