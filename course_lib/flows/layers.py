@@ -51,8 +51,8 @@ def _conditioner(in_dim: int, hidden: int, num_hidden: int, out_dim: int, activa
     """An MLP whose last layer starts at zero, so the layer it drives starts as the identity map."""
     mods: list[nn.Module] = []
     width = in_dim
-    for k in range(num_hidden):
-        mods += [layer(width, hidden) if k else layer(in_dim, hidden), ACTIVATIONS[activation]()]
+    for _ in range(num_hidden):
+        mods += [layer(width, hidden), ACTIVATIONS[activation]()]
         if dropout:
             mods.append(nn.Dropout(dropout))
         width = hidden
