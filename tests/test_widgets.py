@@ -39,6 +39,7 @@ NOTEBOOK_NAMES = [  # what lessons and submitted notebooks call as `widgets.NAME
     "latent_explorer", "render_interpolation", "render_latent_explorer", "render_reverse", "render_schedules",
     "reverse_explorer", "schedule_explorer", "render_gan_training", "training_scrubber", "seed_interpolation_explorer",
     "render_flow_layers", "flow_layer_explorer", "render_density", "density_explorer",
+    "render_gumbel", "gumbel_explorer", "render_token_edit", "token_editor",
 ]
 FORMER_NAMES = [  # every other public name of the single-file widgets.py the package replaced
     "Decode", "DecodeCond", "Encode", "Explorer", "MARKER", "MODES", "HIGHLIGHT", "HIGHLIGHTS", "DATA_RANGE",
@@ -593,3 +594,49 @@ def test_density_explorer_draws_the_chosen_runs_density_and_samples():
         widgets.render_density(views, "a", "MAF", "probability")
     with pytest.raises(ValueError, match="a run among"):
         widgets.render_density(views, "c", "MAF")
+
+
+# ----------------------------------------------------------------------------- lesson 03: discrete latents
+def test_render_gumbel_shows_hard_frequencies_following_softmax_and_relaxed_means_not():
+    logits = torch.tensor([2.0, 0.0, -1.0, 0.5])
+    fig = widgets.render_gumbel(logits, tau=1.0, n=6, draws=20000)
+    shown = _axis(fig, "samples").images[0].get_array()
+    assert shown.shape == (6, 4) and np.allclose(shown.sum(1), 1)
+    probs, soft_mean, hard_freq = (np.array([b.get_height() for b in c]) for c in _axis(fig, "means").containers)
+    np.testing.assert_allclose(probs, torch.softmax(logits.double(), 0).numpy(), rtol=1e-6)
+    assert np.abs(hard_freq - probs).max() < 0.01 and np.abs(soft_mean - probs).max() > 0.03
+    cold = _axis(widgets.render_gumbel(logits, tau=0.01, n=6), "samples").images[0].get_array()
+    assert (cold.max(1) > 0.99).all()  # tau -> 0: one-hot rows, the same noise
+    with pytest.raises(ValueError, match="one vector of at least 2 logits"):
+        widgets.render_gumbel(torch.zeros(2, 3), 1.0)
+
+
+def test_gumbel_explorer_redraws_for_a_new_temperature():
+    explorer = widgets.gumbel_explorer([1.0, 0.0, -1.0])
+    explorer.controls["tau"].value = 0.1
+    assert "tau = 0.1" in _axis(explorer.figure, "samples").get_title() and explorer.renders == 2
+
+
+def test_token_editor_decodes_the_grid_with_one_token_changed():
+    table = torch.rand(5, 2, 2, generator=torch.Generator().manual_seed(0))  # code -> a 2 x 2 patch
+
+    def decode_indices(idx):  # (1, 2, 2) codes -> (1, 1, 4, 4): each code paints its patch
+        B, h, w = idx.shape
+        patches = table[idx]  # (B, h, w, 2, 2)
+        return patches.permute(0, 1, 3, 2, 4).reshape(B, 1, 2 * h, 2 * w)
+
+    tokens = torch.tensor([[0, 1], [2, 3]])
+    fig = widgets.render_token_edit(decode_indices, tokens, position=3, code=4)
+    np.testing.assert_allclose(_axis(fig, "original").images[0].get_array(), decode_indices(tokens[None])[0, 0])
+    edited = _axis(fig, "edited").images[0].get_array()
+    np.testing.assert_allclose(edited[2:, 2:], table[4].numpy())
+    np.testing.assert_allclose(edited[:2, :], decode_indices(tokens[None])[0, 0, :2].numpy())
+    assert "token 3: 3 -> 4" in _axis(fig, "tokens").get_title()
+    editor = widgets.token_editor(decode_indices, tokens, num_codes=5)
+    editor.controls["position"].value = 1
+    assert editor.controls["code"].value == 1  # a new position starts from its own code
+    assert "token 1: 1 -> 1" in _axis(editor.figure, "tokens").get_title()
+    editor.controls["code"].value = 0
+    assert "token 1: 1 -> 0" in _axis(editor.figure, "tokens").get_title()
+    with pytest.raises(ValueError, match="position must be a token position"):
+        widgets.render_token_edit(decode_indices, tokens, 4, 0)

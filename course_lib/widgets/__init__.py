@@ -11,6 +11,7 @@ widgets; widgets.latent_explorer(...)`):
     latent     lessons 01-02 (and 04's generator): latent explorer, interpolation, conditions and attributes
     gan        lesson 04: the 2-D training scrubber
     flows      lesson 05: a 2-D flow layer by layer, the learned density beside its samples
+    quantize   lesson 03: the Gumbel-softmax at a temperature, a VQ-VAE's token editor
     diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
 The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
 `diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
@@ -52,6 +53,7 @@ from .latent import (
     render_latent_explorer,
     seed_interpolation_explorer,
 )
+from .quantize import gumbel_explorer, render_gumbel, render_token_edit, token_editor
 
 __all__ = [
     # shared plumbing
@@ -61,6 +63,8 @@ __all__ = [
     "render_latent_explorer", "latent_explorer", "render_interpolation", "interpolation_explorer",
     "seed_interpolation_explorer",
     "render_condition", "condition_explorer", "render_attribute", "attribute_explorer",
+    # lesson 03: discrete latents
+    "render_gumbel", "gumbel_explorer", "render_token_edit", "token_editor",
     # lesson 04: GANs
     "render_gan_training", "training_scrubber",
     # lesson 05: normalizing flows
