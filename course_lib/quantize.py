@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .core.validation import check_shape, choice, integer, invalid, number
+from .vae import ConvDecoder, ConvEncoder  # the global layout reuses lesson 02's networks
 
 
 # ----------------------------------------------------------------------------- the exercises' functions
@@ -256,11 +257,14 @@ class GumbelQuantizer(nn.Module):
 # ----------------------------------------------------------------------------- the VQ-VAE on the digits
 @dataclass(frozen=True)
 class VQVAEConfig:
-    """A convolutional VQ-VAE for small grey images: a code per cell of an (H/2, W/2) grid.
+    """A convolutional VQ-VAE for small grey images, with its codes on a grid or as a set of global variables.
 
     quantizer: "vq" (a VectorQuantizer with `vq`'s settings) or "gumbel" (a GumbelQuantizer with
     num_codes and code_dim from `vq`, temperature tau). levels: the decoder is a categorical over the
     grey levels, so -log p(x | z_q) is a code length in nats, on lesson 02's scale.
+    latent: "grid" (a code per cell of an (H/2, W/2) grid, each seeing a 4 x 4 window) or "global"
+    (`variables` codes, each seeing the whole image, held as a (variables, 1) grid; the encoder and
+    decoder are lesson 02's ConvEncoder and ConvDecoder with a `hidden`-wide linear layer).
     """
 
     image_shape: tuple[int, int, int] = (1, 8, 8)
@@ -270,8 +274,14 @@ class VQVAEConfig:
     vq: VQConfig = VQConfig()
     tau: float = 1.0
     kl_weight: float = 1.0
+    latent: str = "grid"
+    variables: int = 16
+    hidden: int = 256
 
     def __post_init__(self) -> None:
+        choice(self.latent, "latent", ("grid", "global"))
+        integer(self.variables, "variables", lo=1)
+        integer(self.hidden, "hidden", lo=1)
         if len(self.image_shape) != 3 or any(not isinstance(s, int) or s < 1 for s in self.image_shape):
             raise invalid("image_shape", "(C, H, W) of positive integers", self.image_shape)
         integer(self.width, "width", lo=1)
@@ -288,12 +298,17 @@ class VQVAE(nn.Module):
         C, H, W = config.image_shape
         w, D, K = config.width, config.vq.code_dim, config.vq.num_codes
         out = D if config.quantizer == "vq" else K  # the VQ's encoder outputs vectors; the Gumbel one logits
+        self.quantizer = VectorQuantizer(config.vq) if config.quantizer == "vq" else GumbelQuantizer(K, D, config.tau)
+        if config.latent == "global":
+            n = config.variables
+            self.encoder = ConvEncoder(config.image_shape, 0, config.hidden, n * out, width=w // 2)
+            self.decoder = ConvDecoder(n * D, config.image_shape, config.hidden, config.levels, width=w // 2)
+            return
         self.encoder = nn.Sequential(  # each token sees a 4 x 4 window: local codes generalise to new digits
             nn.Conv2d(C, w // 2, 3, padding=1), nn.ReLU(),
             nn.Conv2d(w // 2, w, 2, stride=2), nn.ReLU(),  # (B, w, H/2, W/2)
             nn.Conv2d(w, out, 1),
         )
-        self.quantizer = VectorQuantizer(config.vq) if config.quantizer == "vq" else GumbelQuantizer(K, D, config.tau)
         self.decoder = nn.Sequential(
             nn.Conv2d(D, w, 1), nn.ReLU(),
             nn.ConvTranspose2d(w, w // 2, 2, stride=2), nn.ReLU(),  # (B, w/2, H, W)
@@ -305,14 +320,19 @@ class VQVAE(nn.Module):
                     isinstance(x, torch.Tensor) and tuple(x.shape[1:]) == self.config.image_shape)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's output: z_e (B, D, h, w) for VQ, logits (B, K, h, w) for Gumbel."""
+        """The encoder's output: z_e (B, D, h, w) for VQ, logits (B, K, h, w) for Gumbel ((h, w) = (variables, 1) if global)."""
         self._check(x)
-        return self.encoder(x)
+        h = self.encoder(x)
+        if self.config.latent == "global":
+            h = h.view(len(x), -1, self.config.variables, 1)  # (B, D or K, variables, 1)
+        return h
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         """Logits of the categorical over grey levels, (B, C, H, W, levels)."""
         B = z_q.shape[0]
         C, H, W = self.config.image_shape
+        if self.config.latent == "global":
+            z_q = z_q.reshape(B, -1)  # (B, D * variables)
         logits = self.decoder(z_q)[..., :H, :W]  # (B, C*L, H, W)
         return logits.view(B, C, self.config.levels, H, W).permute(0, 1, 3, 4, 2)
 
@@ -373,21 +393,49 @@ class TokenPrior(nn.Module):
     """An autoregressive prior over a grid of L code indices in raster order: p(k) = prod_i p(k_i | k_<i).
 
     A small causal transformer: token and position embeddings, `depth` pre-norm blocks with a causal
-    mask, a linear head to num_codes logits; position i reads [BOS, k_1, ..., k_{i-1}]. Sampling takes L
+    mask, a head to num_codes logits; position i reads [BOS, k_1, ..., k_{i-1}]. Sampling takes L
     passes, one token at a time (why autoregressive models sample slowly).
+
+    codebook: optional (K, D) code vectors to tie the prior to. A token then enters as a linear map of
+    its code vector, and the head scores code k by u . e_k + b_k: codes that decode alike are read and
+    predicted alike, which is what lets 1,000 digits teach a prior over 512 codes.
     """
 
-    def __init__(self, num_codes: int, length: int, width: int = 128, depth: int = 2, heads: int = 4,
-                 dropout: float = 0.1):
+    def __init__(self, num_codes: int, length: int, width: int = 64, depth: int = 2, heads: int = 4,
+                 dropout: float = 0.5, codebook: torch.Tensor | None = None):
         super().__init__()
         self.num_codes, self.length = integer(num_codes, "num_codes", lo=2), integer(length, "length", lo=1)
-        self.tokens = nn.Embedding(num_codes + 1, width)  # the last index is BOS
+        integer(width, "width", lo=1)
+        if width % integer(heads, "heads", lo=1):
+            raise invalid("width", f"a multiple of heads = {heads}", width)
+        number(dropout, "dropout", 0.0, 1.0, hi_open=True)
+        if codebook is None:
+            self.tokens = nn.Embedding(num_codes + 1, width)  # the last index is BOS
+            self.head = nn.Linear(width, num_codes)
+        else:
+            check_shape(codebook, "codebook", f"({num_codes}, D)",
+                        isinstance(codebook, torch.Tensor) and codebook.ndim == 2 and len(codebook) == num_codes)
+            self.register_buffer("codebook", codebook.detach().clone())
+            self.read = nn.Linear(codebook.shape[1], width)
+            self.bos = nn.Parameter(torch.zeros(1, width))
+            self.write = nn.Linear(width, codebook.shape[1])
+            self.bias = nn.Parameter(torch.zeros(num_codes))
         self.positions = nn.Parameter(torch.zeros(length, width))
         block = nn.TransformerEncoderLayer(width, heads, 4 * width, dropout, batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(block, depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(width)
-        self.head = nn.Linear(width, num_codes)
         self.register_buffer("causal", torch.triu(torch.full((length, length), float("-inf")), diagonal=1))
+
+    def _embed(self, k: torch.Tensor) -> torch.Tensor:
+        if not hasattr(self, "codebook"):
+            return self.tokens(k)
+        table = torch.cat([self.read(self.codebook), self.bos])  # (K + 1, width): BOS last
+        return table[k]
+
+    def _head(self, h: torch.Tensor) -> torch.Tensor:
+        if not hasattr(self, "codebook"):
+            return self.head(h)
+        return self.write(h) @ self.codebook.T + self.bias  # (B, L, K): u . e_k + b_k
 
     def _flat(self, indices: torch.Tensor) -> torch.Tensor:
         flat = indices.reshape(indices.shape[0], -1).long()
@@ -401,9 +449,9 @@ class TokenPrior(nn.Module):
         B, L = k.shape
         bos = torch.full((B, 1), self.num_codes, dtype=torch.long, device=k.device)
         inp = torch.cat([bos, k[:, :-1]], dim=1)  # (B, L): shifted right
-        h = self.tokens(inp) + self.positions[:L]
+        h = self._embed(inp) + self.positions[:L]  # (B, L, width)
         h = self.blocks(h, mask=self.causal[:L, :L])
-        return self.head(self.norm(h))
+        return self._head(self.norm(h))
 
     def log_prob(self, indices: torch.Tensor) -> torch.Tensor:
         """log p(k) in nats per grid (B,)."""

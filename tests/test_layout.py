@@ -42,6 +42,7 @@ FAMILIES = {"autoencoder", "vae", "quantize", "gan", "flows", "diffusion", "unet
 COMPOSES = {  # family -> the families it may build on
     "latent": {"autoencoder", "vae", "quantize", "diffusion", "unet"},
     "guidance": {"diffusion", "unet"},
+    "quantize": {"vae"},  # the categorical (dVAE) model sits on lesson 02's ConvEncoder/ConvDecoder, as lesson 03 compares them
 }
 PRESENTATION = {"viz", "widgets"}
 CHECKS = {"checks", "exercises"}

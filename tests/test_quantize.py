@@ -191,9 +191,11 @@ def test_bad_input_gets_an_error_naming_what_was_expected(call, message):
 
 
 # ----------------------------------------------------------------------------- the prior
-def test_token_prior_is_a_normalised_causal_distribution_and_samples_it():
+@pytest.mark.parametrize("tied", [False, True])
+def test_token_prior_is_a_normalised_causal_distribution_and_samples_it(tied):
     torch.manual_seed(0)
-    prior = Q.TokenPrior(num_codes=3, length=2, width=16, depth=1, heads=2, dropout=0.0).eval()
+    codebook = torch.randn(3, 4, generator=_gen(15)) if tied else None
+    prior = Q.TokenPrior(num_codes=3, length=2, width=16, depth=1, heads=2, dropout=0.0, codebook=codebook).eval()
     with torch.no_grad():
         for p in prior.parameters():
             p.add_(torch.randn(p.shape, generator=_gen(16)) * 0.5)
@@ -209,6 +211,39 @@ def test_token_prior_is_a_normalised_causal_distribution_and_samples_it():
     assert chi2 < 26.1  # chi-square, 8 degrees of freedom, p = 0.001
     with pytest.raises(ValueError, match="indices must be of shape"):
         prior.log_prob(torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_a_prior_tied_to_the_codebook_scores_codes_by_their_vectors():
+    codebook = torch.randn(5, 3, generator=_gen(30))
+    prior = Q.TokenPrior(5, 4, width=8, depth=1, heads=2, dropout=0.0, codebook=codebook).eval()
+    codebook[0] = 100.0  # the prior keeps its own copy
+    assert prior.codebook[0].abs().max() < 100
+    with torch.no_grad():
+        prior.codebook[1] = prior.codebook[2]  # two codes with one vector: read alike, scored alike
+        prior.bias.zero_()
+        logits = prior.logits(torch.tensor([[1, 3, 0, 4]]))
+        same = prior.logits(torch.tensor([[2, 3, 0, 4]]))
+    assert torch.allclose(logits[..., 1], logits[..., 2])
+    assert torch.allclose(logits, same)
+    with pytest.raises(ValueError, match=r"codebook must be of shape \(5, D\)"):
+        Q.TokenPrior(5, 4, width=8, heads=2, codebook=torch.zeros(4, 3))
+    with pytest.raises(ValueError, match="a multiple of heads"):
+        Q.TokenPrior(5, 4, width=10, heads=4)
+
+
+def test_the_global_layout_reuses_lesson_02s_networks_and_bounds_the_likelihood():
+    from course_lib import vae
+    model = Q.VQVAE(Q.VQVAEConfig(quantizer="gumbel", latent="global", variables=6, hidden=32,
+                                  vq=Q.VQConfig(num_codes=4, code_dim=3))).eval()
+    assert isinstance(model.encoder, vae.ConvEncoder) and isinstance(model.decoder, vae.ConvDecoder)
+    x = torch.rand(5, 1, 8, 8, generator=_gen(31))
+    assert model.encode(x).shape == (5, 4, 6, 1)  # logits of 6 variables of 4 classes
+    logits, q = model(x)
+    assert logits.shape == (5, 1, 8, 8, 17) and q.indices.shape == (5, 6, 1)
+    nll = Q.gumbel_iw_nll(model, x, k=20, generator=_gen(32))
+    assert nll.shape == (5,) and torch.isfinite(nll).all()
+    with pytest.raises(ValueError, match="latent must be one of"):
+        Q.VQVAEConfig(latent="patch")
 
 
 def test_pixelcnn_masks_hide_the_future_and_type_a_the_centre():
