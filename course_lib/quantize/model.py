@@ -1,0 +1,131 @@
+"""The VQ-VAE on the digits (a grid of codes, or a set of global variables on lesson 02's networks),
+with a categorical decoder over the grey levels so its likelihood is on lesson 02's scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..core.validation import check_shape, choice, integer, invalid
+from ..vae import ConvDecoder, ConvEncoder  # the global layout reuses lesson 02's networks
+from .codes import GumbelQuantizer, Quantized, VectorQuantizer, VQConfig
+
+
+# ----------------------------------------------------------------------------- the VQ-VAE on the digits
+@dataclass(frozen=True)
+class VQVAEConfig:
+    """A convolutional VQ-VAE for small grey images, with its codes on a grid or as a set of global variables.
+
+    quantizer: "vq" (a VectorQuantizer with `vq`'s settings) or "gumbel" (a GumbelQuantizer with
+    num_codes and code_dim from `vq`, temperature tau). levels: the decoder is a categorical over the
+    grey levels, so -log p(x | z_q) is a code length in nats, on lesson 02's scale.
+    latent: "grid" (a code per cell of an (H/2, W/2) grid, each seeing a 4 x 4 window) or "global"
+    (`variables` codes, each seeing the whole image, held as a (variables, 1) grid; the encoder and
+    decoder are lesson 02's ConvEncoder and ConvDecoder with a `hidden`-wide linear layer).
+    """
+
+    image_shape: tuple[int, int, int] = (1, 8, 8)
+    width: int = 64
+    levels: int = 17
+    quantizer: str = "vq"
+    vq: VQConfig = VQConfig()
+    tau: float = 1.0
+    kl_weight: float = 1.0
+    latent: str = "grid"
+    variables: int = 16
+    hidden: int = 256
+
+    def __post_init__(self) -> None:
+        choice(self.latent, "latent", ("grid", "global"))
+        integer(self.variables, "variables", lo=1)
+        integer(self.hidden, "hidden", lo=1)
+        if len(self.image_shape) != 3 or any(not isinstance(s, int) or s < 1 for s in self.image_shape):
+            raise invalid("image_shape", "(C, H, W) of positive integers", self.image_shape)
+        integer(self.width, "width", lo=1)
+        integer(self.levels, "levels", lo=2)
+        choice(self.quantizer, "quantizer", ("vq", "gumbel"))
+
+
+class VQVAE(nn.Module):
+    """x (B, C, H, W) in [0, 1] -> z_e (B, D, H/2, W/2) -> quantiser -> z_q -> logits (B, C, H, W, levels)."""
+
+    def __init__(self, config: VQVAEConfig = VQVAEConfig()):
+        super().__init__()
+        self.config = config
+        C, H, W = config.image_shape
+        w, D, K = config.width, config.vq.code_dim, config.vq.num_codes
+        out = D if config.quantizer == "vq" else K  # the VQ's encoder outputs vectors; the Gumbel one logits
+        self.quantizer = VectorQuantizer(config.vq) if config.quantizer == "vq" else GumbelQuantizer(K, D, config.tau)
+        if config.latent == "global":
+            n = config.variables
+            self.encoder = ConvEncoder(config.image_shape, 0, config.hidden, n * out, width=w // 2)
+            self.decoder = ConvDecoder(n * D, config.image_shape, config.hidden, config.levels, width=w // 2)
+            return
+        self.encoder = nn.Sequential(  # each token sees a 4 x 4 window: local codes generalise to new digits
+            nn.Conv2d(C, w // 2, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(w // 2, w, 2, stride=2), nn.ReLU(),  # (B, w, H/2, W/2)
+            nn.Conv2d(w, out, 1),
+        )
+        self.decoder = nn.Sequential(
+            nn.Conv2d(D, w, 1), nn.ReLU(),
+            nn.ConvTranspose2d(w, w // 2, 2, stride=2), nn.ReLU(),  # (B, w/2, H, W)
+            nn.Conv2d(w // 2, C * config.levels, 3, padding=1),
+        )
+
+    def _check(self, x: torch.Tensor) -> None:
+        check_shape(x, "x", f"(B, {', '.join(map(str, self.config.image_shape))})",
+                    isinstance(x, torch.Tensor) and tuple(x.shape[1:]) == self.config.image_shape)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's output: z_e (B, D, h, w) for VQ, logits (B, K, h, w) for Gumbel ((h, w) = (variables, 1) if global)."""
+        self._check(x)
+        h = self.encoder(x)
+        if self.config.latent == "global":
+            h = h.view(len(x), -1, self.config.variables, 1)  # (B, D or K, variables, 1)
+        return h
+
+    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+        """Logits of the categorical over grey levels, (B, C, H, W, levels)."""
+        B = z_q.shape[0]
+        C, H, W = self.config.image_shape
+        if self.config.latent == "global":
+            z_q = z_q.reshape(B, -1)  # (B, D * variables)
+        logits = self.decoder(z_q)[..., :H, :W]  # (B, C*L, H, W)
+        return logits.view(B, C, self.config.levels, H, W).permute(0, 1, 3, 4, 2)
+
+    def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
+        """Logits from a grid of code indices (B, h, w)."""
+        z_q = self.quantizer.codebook[indices.long()].permute(0, 3, 1, 2)  # (B, D, h, w)
+        return self.decode(z_q)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Quantized]:
+        q = self.quantizer(self.encode(x))
+        return self.decode(q.z_q), q
+
+    def levels_of(self, x: torch.Tensor) -> torch.Tensor:
+        """Grey level indices round(x (levels - 1)) of images in [0, 1]."""
+        return torch.round(x * (self.config.levels - 1)).long()
+
+    def reconstruction_nll(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-log p(x | z) in nats per image (B,), the categorical over grey levels."""
+        B = x.shape[0]
+        nll = F.cross_entropy(logits.reshape(-1, self.config.levels), self.levels_of(x).reshape(-1), reduction="none")
+        return nll.view(B, -1).sum(dim=1)
+
+    def mean_image(self, logits: torch.Tensor) -> torch.Tensor:
+        """E[x | z] in [0, 1], (B, C, H, W)."""
+        values = torch.linspace(0, 1, self.config.levels, device=logits.device, dtype=logits.dtype)
+        return (F.softmax(logits, dim=-1) * values).sum(dim=-1)
+
+
+def vqvae_loss(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
+    """The training loss: mean over the batch of -log p(x | z_q), plus the quantiser's loss (per image)."""
+    if isinstance(x, (tuple, list)):
+        x = x[0]
+    logits, q = model(x)
+    weight = model.config.kl_weight if model.config.quantizer == "gumbel" else 1.0
+    positions = q.indices[0].numel()
+    return model.reconstruction_nll(logits, x).mean() + weight * q.loss * positions
