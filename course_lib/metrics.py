@@ -32,6 +32,19 @@ from .quality import (  # re-exported: course_lib.metrics is where the lessons f
 )
 
 
+def psnr(x: torch.Tensor, reference: torch.Tensor, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio 10 log10(range^2 / MSE) in dB, the MSE taken over every pixel of the set.
+
+    Args: x, reference: tensors of one shape (e.g. reconstructions and originals (N, C, H, W)), pixels
+    on a scale of `data_range` (1 for images in [0, 1]).
+    """
+    if not isinstance(x, torch.Tensor) or not isinstance(reference, torch.Tensor) or x.shape != reference.shape:
+        raise invalid("x and reference", "two tensors of one shape",
+                      f"{tuple(getattr(x, 'shape', ()))} and {tuple(getattr(reference, 'shape', ()))}")
+    mse = ((x.double() - reference.double()) ** 2).mean().item()
+    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+
+
 def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     """Principal angles (radians, ascending) between the column spaces of A and B.
 

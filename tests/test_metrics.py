@@ -357,3 +357,17 @@ def test_nearest_neighbours_against_brute_force():
     assert dist[3].item() == 0.0 and idx[3].item() == 17
     with pytest.raises(ValueError, match="one shape"):
         nearest_neighbours(q, torch.rand(5, 64))
+
+
+from course_lib.metrics import psnr
+
+
+def test_psnr_is_ten_log10_of_range_squared_over_the_mse_of_the_whole_set():
+    x = torch.zeros(2, 1, 4, 4)
+    y = x.clone()
+    y[0] = 0.1  # MSE over both images: 0.01 / 2
+    assert psnr(y, x) == pytest.approx(10 * math.log10(1 / 0.005))
+    assert psnr(2 * y, 2 * x, data_range=2.0) == pytest.approx(psnr(y, x))
+    assert psnr(x, x) == math.inf
+    with pytest.raises(ValueError, match="two tensors of one shape"):
+        psnr(x, x[0])

@@ -5,9 +5,11 @@ perplexity against the entropy computed by hand, and the EMA codebook against a 
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from course_lib import metrics
 from course_lib import quantize as Q
 
 
@@ -283,3 +285,28 @@ def test_vq_nll_adds_the_priors_code_length_to_the_reconstructions():
     assert (got > model.reconstruction_nll(logits, x).detach()).all()  # a code length is positive
     with pytest.raises(ValueError, match="quantizer='gumbel'"):
         Q.gumbel_iw_nll(model, x)
+
+
+def test_train_vqvae_keeps_the_best_validation_epoch_and_reads_out_in_eval_mode():
+    x = (torch.rand(48, 1, 8, 8, generator=_gen(40)) > 0.6).float()
+    config = Q.VQVAEConfig(width=16, vq=Q.VQConfig(num_codes=16, code_dim=4))
+    model = Q.VQVAE(config)
+    history = Q.train_vqvae(model, x[:32], x[32:], epochs=3, batch_size=16, seed=0, progress=False)
+    assert len(history.val_psnr) == 3 and history.best_epoch == 1 + int(np.argmax(history.val_psnr))
+    assert not model.training
+    assert metrics.psnr(Q.reconstruct(model, x[32:]), x[32:]) == pytest.approx(max(history.val_psnr), abs=1e-4)
+    before = model.quantizer.codebook.detach().clone()
+    idx = Q.encode_indices(model, x, batch_size=10)
+    assert idx.shape == (48, 4, 4) and idx.dtype == torch.long
+    assert torch.equal(before, model.quantizer.codebook)  # reading out never moves an EMA codebook
+    smaller = Q.with_codebook(config, num_codes=8, update="loss")
+    assert smaller.vq.num_codes == 8 and smaller.vq.update == "loss" and smaller.width == 16
+
+
+def test_train_prior_keeps_its_best_validation_epoch():
+    grids = torch.randint(0, 4, (40, 4), generator=_gen(41))
+    prior = Q.TokenPrior(4, 4, width=8, depth=1, heads=2)
+    history = Q.train_prior(prior, grids[:30], grids[30:], epochs=3, batch_size=10, progress=False)
+    assert history.best_epoch == 1 + int(np.argmin(history.val_loss)) and not prior.training
+    with torch.no_grad():
+        assert (-prior.log_prob(grids[30:]).mean()).item() == pytest.approx(min(history.val_loss), rel=1e-4)

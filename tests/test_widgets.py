@@ -40,6 +40,7 @@ NOTEBOOK_NAMES = [  # what lessons and submitted notebooks call as `widgets.NAME
     "reverse_explorer", "schedule_explorer", "render_gan_training", "training_scrubber", "seed_interpolation_explorer",
     "render_flow_layers", "flow_layer_explorer", "render_density", "density_explorer",
     "render_gumbel", "gumbel_explorer", "render_token_edit", "token_editor",
+    "render_codebook", "codebook_explorer", "render_codebook_health", "codebook_health_explorer",
 ]
 FORMER_NAMES = [  # every other public name of the single-file widgets.py the package replaced
     "Decode", "DecodeCond", "Encode", "Explorer", "MARKER", "MODES", "HIGHLIGHT", "HIGHLIGHTS", "DATA_RANGE",
@@ -640,3 +641,137 @@ def test_token_editor_decodes_the_grid_with_one_token_changed():
     assert "token 1: 1 -> 0" in _axis(editor.figure, "tokens").get_title()
     with pytest.raises(ValueError, match="position must be a token position"):
         widgets.render_token_edit(decode_indices, tokens, 4, 0)
+
+
+# ----------------------------------------------------------------------------- lesson 03: codebooks
+from course_lib import quantize as Q
+
+
+@pytest.fixture(scope="module")
+def codebook_runs():
+    points = torch.randn(300, 2, generator=torch.Generator().manual_seed(0)) + torch.tensor([3.0, 0.0])
+    return {rule: Q.train_toy_codebook(points, num_codes=8, rule=rule, steps=60, every=20)
+            for rule in ("loss", "ema+restart")}
+
+
+def _collection(ax, prefix):
+    return next((c for c in ax.collections if c.get_label().startswith(prefix)), None)
+
+
+def test_render_codebook_draws_live_dead_and_restarted_codes_over_their_cells(codebook_runs):
+    run = codebook_runs["loss"]
+    snap = run.snapshots[0]  # the corner start: most codes win no point
+    fig = widgets.render_codebook(run, 0)
+    assert {ax.get_label() for ax in fig.axes} == {"codebook", "usage"}
+    ax = _axis(fig, "codebook")
+    dead = (snap.counts == 0).numpy()
+    assert 0 < dead.sum() < 8
+    np.testing.assert_allclose(_collection(ax, "live code").get_offsets(), snap.codebook[~dead].numpy())
+    np.testing.assert_allclose(_collection(ax, "dead code").get_offsets(), snap.codebook[dead].numpy())
+    assert _collection(ax, "dead code").get_facecolor()[0][:3] != pytest.approx(
+        _collection(ax, "live code").get_facecolor()[0][:3])  # dead codes look different
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), run.points.numpy())
+    labels, _ = Q.voronoi_labels(snap.codebook, ax.get_xlim(), ax.get_ylim())
+    cells = ax.images[0].get_array()
+    assert cells.shape == (*labels.shape, 4)
+    lab = labels.numpy()
+    edge = np.zeros(lab.shape, dtype=bool)
+    edge[:, 1:] |= lab[:, 1:] != lab[:, :-1]
+    edge[1:, :] |= lab[1:, :] != lab[:-1, :]
+    assert edge.any() and (cells[edge][:, :3] < 0.3).all()  # the cells' borders are dark
+    np.testing.assert_allclose(cells[~edge][:, :3], plt.get_cmap("tab20")(lab[~edge] % 20)[:, :3])  # one colour a cell
+    assert (cells[~edge][:, 3] < 0.3).all()  # light: the points and codes stay readable on top
+    title = fig._suptitle.get_text()
+    assert f"step 0: {snap.used}/8 codes used" in title and f"perplexity {snap.perplexity:.1f}" in title
+    assert "0 restarts" in title and _collection(ax, "restarted") is None
+    usage = _axis(fig, "usage").get_lines()[0]
+    np.testing.assert_allclose(usage.get_xydata(), [[0, 100 * snap.usage]])
+
+
+def test_render_codebook_rings_the_codes_restarted_since_the_last_snapshot(codebook_runs):
+    run = codebook_runs["ema+restart"]
+    k = next(i for i, s in enumerate(run.snapshots) if s.restarted.any())
+    snap = run.snapshots[k]
+    fig = widgets.render_codebook(run, k)
+    ax = _axis(fig, "codebook")
+    np.testing.assert_allclose(_collection(ax, "restarted").get_offsets(), snap.codebook[snap.restarted].numpy())
+    assert f"{snap.restarts} restarts so far" in fig._suptitle.get_text()
+    line = _axis(fig, "usage").get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), [100 * s.usage for s in run.snapshots[:k + 1]])
+    assert _axis(fig, "usage").get_xlim() == (0, 60)  # the whole run's steps, whichever snapshot
+    first = widgets.render_codebook(run, 0)
+    assert _axis(first, "codebook").get_xlim() == ax.get_xlim()  # one view for every snapshot
+    with pytest.raises(ValueError, match=r"index must be a snapshot index in 0 \.\. 3, got 4"):
+        widgets.render_codebook(run, 4)
+    with pytest.raises(ValueError, match="run must be a quantize.CodebookRun"):
+        widgets.render_codebook(run.snapshots, 0)
+
+
+def test_codebook_explorer_redraws_for_a_rule_and_a_step(codebook_runs):
+    explorer = widgets.codebook_explorer(codebook_runs)
+    assert list(explorer.controls) == ["rule", "step"] and explorer.renders == 1
+    assert explorer.controls["rule"].description == "update rule" and explorer.controls["step"].description == "step"
+    assert [label for label, _ in explorer.controls["step"].options] == ["0", "20", "40", "60"]
+    assert explorer.figure._suptitle.get_text().startswith("loss, step 0:")
+    explorer.controls["rule"].value = "ema+restart"
+    assert explorer.renders == 2 and explorer.figure._suptitle.get_text().startswith("ema+restart, step 0:")
+    explorer.controls["step"].value = 40
+    assert explorer.renders == 3 and explorer.figure._suptitle.get_text().startswith("ema+restart, step 40:")
+    assert plt.get_fignums() == [explorer.figure.number]
+    short = Q.train_toy_codebook(codebook_runs["loss"].points, num_codes=8, steps=30, every=20)  # steps 0, 20, 30
+    mixed = widgets.codebook_explorer({"short": short, "long": codebook_runs["loss"]})
+    mixed.controls["step"].value = 60  # past the short run's end: its last snapshot
+    assert mixed.figure._suptitle.get_text().startswith("loss, step 30:")  # the short run (rule "loss")
+    with pytest.raises(ValueError, match="runs must be a non-empty mapping rule -> quantize.CodebookRun"):
+        widgets.codebook_explorer({})
+    with pytest.raises(ValueError, match=r"runs\['x'\] must be a quantize.CodebookRun"):
+        widgets.codebook_explorer({"x": 1})
+
+
+def _health(K, rule, used, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    indices = torch.randint(used, (40, 2, 2), generator=g)  # only the first `used` codes
+    x = torch.rand(40, 1, 8, 8, generator=g)
+    return Q.codebook_health(K, rule, indices, x, (x + 0.05).clamp(0, 1), n=5)
+
+
+def test_render_codebook_health_shows_sorted_use_dead_codes_and_reconstructions():
+    runs = {(16, "loss"): _health(16, "loss", 6), (16, "ema"): _health(16, "ema", 16)}
+    h = runs[16, "loss"]
+    fig = widgets.render_codebook_health(runs, 16, "loss")
+    ax = _axis(fig, "usage")
+    heights = [b.get_height() for b in ax.containers[0]]
+    np.testing.assert_allclose(heights, np.sort(h.counts.numpy())[::-1])
+    assert h.dead == 10 and "6/16 used, 10 dead" in ax.get_title()
+    assert any("10 dead codes" in t.get_text() for t in ax.get_legend().get_texts())
+    strip = _axis(fig, "reconstructions").images[0].get_array()
+    np.testing.assert_allclose(strip, image_grid(torch.cat([h.originals, h.reconstructions]), nrow=5), rtol=1e-6)
+    title = fig._suptitle.get_text()
+    assert all(part in title for part in ("K = 16, loss", "38% of codes used", f"perplexity {h.perplexity:.1f}",
+                                           f"PSNR {h.psnr:.1f} dB"))
+    healthy = widgets.render_codebook_health(runs, 16, "ema")
+    assert "0 dead" in _axis(healthy, "usage").get_title()
+    missing = widgets.render_codebook_health(runs, 64, "loss")  # not trained: said in the figure, no crash
+    assert [ax.get_label() for ax in missing.axes] == ["missing"]
+    assert "No model with K = 64 codes and rule 'loss'" in missing.axes[0].texts[0].get_text()
+    with pytest.raises(ValueError, match=r"runs must be a non-empty mapping \(codebook size, rule\)"):
+        widgets.render_codebook_health({16: h}, 16, "loss")
+
+
+def test_codebook_health_explorer_redraws_for_size_and_rule():
+    runs = {(k, r): _health(k, r, 5 if r == "loss" else k) for k in (8, 32) for r in ("loss", "ema")}
+    del runs[32, "loss"]
+    explorer = widgets.codebook_health_explorer(runs)
+    assert list(explorer.controls) == ["size", "rule"] and explorer.renders == 1
+    assert explorer.controls["size"].description == "codebook size"
+    assert explorer.controls["rule"].description == "update rule"
+    assert list(explorer.controls["size"].options) == [8, 32] and list(explorer.controls["rule"].options) == ["loss", "ema"]
+    assert "K = 8, loss" in explorer.figure._suptitle.get_text()
+    explorer.controls["rule"].value = "ema"
+    assert explorer.renders == 2 and "K = 8, ema" in explorer.figure._suptitle.get_text()
+    explorer.controls["size"].value = 32
+    assert explorer.renders == 3 and "K = 32, ema" in explorer.figure._suptitle.get_text()
+    explorer.controls["rule"].value = "loss"  # a pair the notebook did not train
+    assert explorer.renders == 4 and [ax.get_label() for ax in explorer.figure.axes] == ["missing"]
+    with pytest.raises(ValueError, match="runs must be a non-empty mapping"):
+        widgets.codebook_health_explorer({})

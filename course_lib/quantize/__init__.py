@@ -8,8 +8,9 @@ of code, as in DALL-E's dVAE), both returning a `Quantized` -> the VQ-VAE on the
 is a categorical over the 17 grey levels so its likelihood is on lesson 02's scale.
 
 One package, one concept per file: `codes` (the exercises' functions and the quantisers), `model`
-(the VQ-VAE), `prior` (the prior over tokens and the likelihoods). Every public name is re-exported
-here: `from course_lib import quantize; quantize.VQVAE(...)`.
+(the VQ-VAE), `prior` (the prior over tokens and the likelihoods), `toy` (a codebook trained on 2-D
+points, recorded for the codebook widgets, and a VQ-VAE's codebook health). Every public name is
+re-exported here: `from course_lib import quantize; quantize.VQVAE(...)`.
 
 Shapes: codes live on the channel axis. A quantiser takes z_e (B, D, H, W) (or (N, D)) and returns
 z_q of the same shape, indices (B, H, W) (or (N,)).
@@ -29,11 +30,21 @@ from .codes import (
     usage,
     vq_losses,
 )
-from .model import VQVAE, VQVAEConfig, vqvae_loss
-from .prior import TokenPrior, gumbel_iw_nll, pixelcnn_mask, prior_loss, vq_nll
+from .model import VQVAE, VQVAEConfig, encode_indices, reconstruct, train_vqvae, vqvae_loss, with_codebook
+from .prior import TokenPrior, gumbel_iw_nll, pixelcnn_mask, prior_loss, train_prior, vq_nll
+from .toy import (
+    CodebookHealth,
+    CodebookRun,
+    CodebookSnapshot,
+    codebook_health,
+    train_toy_codebook,
+    voronoi_labels,
+)
 
 __all__ = [
     "GumbelQuantizer", "Quantized", "VectorQuantizer", "VQConfig", "code_counts", "gumbel_noise", "gumbel_softmax",
     "nearest_code", "perplexity", "straight_through", "usage", "vq_losses", "VQVAE", "VQVAEConfig", "vqvae_loss",
-    "TokenPrior", "gumbel_iw_nll", "pixelcnn_mask", "prior_loss", "vq_nll",
+    "encode_indices", "reconstruct", "train_vqvae", "with_codebook",
+    "TokenPrior", "gumbel_iw_nll", "pixelcnn_mask", "prior_loss", "train_prior", "vq_nll",
+    "CodebookHealth", "CodebookRun", "CodebookSnapshot", "codebook_health", "train_toy_codebook", "voronoi_labels",
 ]

@@ -3,13 +3,17 @@ with a categorical decoder over the grey levels so its likelihood is on lesson 0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import math
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core.validation import check_shape, choice, integer, invalid
+from ..core.validation import check_shape, choice, integer, invalid, number
+from ..metrics import psnr
+from ..training import History, fit
 from ..vae import ConvDecoder, ConvEncoder  # the global layout reuses lesson 02's networks
 from .codes import GumbelQuantizer, Quantized, VectorQuantizer, VQConfig
 
@@ -129,3 +133,79 @@ def vqvae_loss(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
     weight = model.config.kl_weight if model.config.quantizer == "gumbel" else 1.0
     positions = q.indices[0].numel()
     return model.reconstruction_nll(logits, x).mean() + weight * q.loss * positions
+
+
+# ----------------------------------------------------------------------------- training and reading out
+@torch.no_grad()
+def encode_indices(model: VQVAE, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    """The code indices of images x (B, C, H, W) in eval mode: (B, h, w) int64 (the argmax for a Gumbel model)."""
+    model.eval()
+    out = [model.quantizer(model.encode(x[i:i + batch_size])).indices for i in range(0, len(x), batch_size)]
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def reconstruct(model: VQVAE, x: torch.Tensor) -> torch.Tensor:
+    """E[x | z_q] of images x in eval mode (the codebook does not move): (B, C, H, W) in [0, 1]."""
+    model.eval()
+    logits, _ = model(x)
+    return model.mean_image(logits)
+
+
+def train_vqvae(model: VQVAE, x_train: torch.Tensor, x_val: torch.Tensor | None = None, *, epochs: int,
+                batch_size: int = 64, lr: float = 3e-3, kmeans_init: bool = True, tau_end: float | None = None,
+                seed: int = 0, device: str | torch.device = "auto", progress: bool = True,
+                desc: str = "VQ-VAE") -> History:
+    """Fit `model` with Adam and a cosine learning rate; keep the epoch that reconstructs x_val best.
+
+    1. (VQ, kmeans_init) initialise the codebook by k-means on the encoder's first outputs;
+    2. train on -log p(x | z_q) + the quantiser's loss (`vqvae_loss`), annealing a Gumbel model's tau
+       geometrically from its config's value to `tau_end` (None: no annealing);
+    3. after each epoch, measure the validation PSNR in eval mode; restore the best epoch's weights
+       (codebook and EMA statistics included).
+    History gains `val_psnr` (per epoch) and `best_epoch` (from 1; None without x_val).
+    """
+    integer(epochs, "epochs", lo=1)
+    number(lr, "lr", 0.0, lo_open=True)
+    if tau_end is not None:
+        number(tau_end, "tau_end", 0.0, lo_open=True)
+    model._check(x_train)
+    if model.config.quantizer == "vq" and kmeans_init:
+        with torch.no_grad():
+            model.quantizer.init_from_data(model.encode(x_train), generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * math.ceil(len(x_train) / batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    tau0 = model.config.tau
+
+    def on_step(m: nn.Module, i: int) -> None:
+        sched.step()
+        if tau_end is not None and model.config.quantizer == "gumbel":
+            model.quantizer.tau = tau0 * (tau_end / tau0) ** (min(i + 1, steps) / steps)  # geometric annealing
+
+    best: dict = {"psnr": -math.inf, "state": None, "epoch": None}
+    val_psnr: list[float] = []
+
+    def on_epoch(m: nn.Module, epoch: int, loss: float) -> None:
+        if x_val is None:
+            return
+        xv = x_val.to(next(model.parameters()).device)
+        value = psnr(reconstruct(model, xv), xv)  # eval mode: this pass does not move an EMA codebook
+        model.train()
+        val_psnr.append(value)
+        if value > best["psnr"]:
+            best.update(psnr=value, state=copy.deepcopy(model.state_dict()), epoch=epoch)
+
+    history = fit(model, vqvae_loss, x_train, epochs=epochs, batch_size=batch_size, optimizer=opt, seed=seed,
+                  device=device, progress=progress, desc=desc, on_step=on_step, on_epoch=on_epoch)
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+    model.eval()
+    history.val_psnr = val_psnr
+    history.best_epoch = best["epoch"]
+    return history
+
+
+def with_codebook(config: VQVAEConfig, **changes) -> VQVAEConfig:
+    """The same model with a different quantiser setting, e.g. with_codebook(cfg, num_codes=64, update="loss")."""
+    return replace(config, vq=replace(config.vq, **changes))

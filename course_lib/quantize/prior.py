@@ -3,6 +3,7 @@ likelihood bounds on lesson 02's scale."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.validation import check_shape, choice, integer, invalid, number
+from ..training import History, fit
 from .codes import gumbel_noise
 from .model import VQVAE
 
@@ -121,6 +123,31 @@ def prior_loss(prior: TokenPrior, indices: torch.Tensor) -> torch.Tensor:
     if isinstance(indices, (tuple, list)):
         indices = indices[0]
     return -prior.log_prob(indices).mean()
+
+
+def train_prior(prior: TokenPrior, train_indices: torch.Tensor, val_indices: torch.Tensor, *, epochs: int,
+                batch_size: int = 64, lr: float = 6e-3, weight_decay: float = 0.01, seed: int = 0,
+                device: str | torch.device = "auto", progress: bool = True, desc: str = "prior") -> History:
+    """Fit the prior by maximum likelihood (AdamW) on grids of code indices; keep the best validation epoch.
+
+    History gains `best_epoch` (from 1).
+    """
+    integer(epochs, "epochs", lo=1)
+    number(lr, "lr", 0.0, lo_open=True)
+    opt = torch.optim.AdamW(prior.parameters(), lr=lr, weight_decay=weight_decay)
+    best: dict = {"loss": math.inf, "state": None, "epoch": None}
+
+    def keep_best(m: nn.Module, epoch: int, loss: float) -> None:
+        if loss < best["loss"]:
+            best.update(loss=loss, state=copy.deepcopy(m.state_dict()), epoch=epoch)
+
+    history = fit(prior, prior_loss, prior._flat(train_indices), val_data=prior._flat(val_indices), epochs=epochs,
+                  batch_size=batch_size, optimizer=opt, seed=seed, device=device, progress=progress, desc=desc,
+                  on_epoch=keep_best)
+    prior.load_state_dict(best["state"])
+    prior.eval()
+    history.best_epoch = best["epoch"]
+    return history
 
 
 # ----------------------------------------------------------------------------- likelihoods on lesson 02's scale

@@ -11,7 +11,8 @@ widgets; widgets.latent_explorer(...)`):
     latent     lessons 01-02 (and 04's generator): latent explorer, interpolation, conditions and attributes
     gan        lesson 04: the 2-D training scrubber
     flows      lesson 05: a 2-D flow layer by layer, the learned density beside its samples
-    quantize   lesson 03: the Gumbel-softmax at a temperature, a VQ-VAE's token editor
+    quantize   lesson 03: the Gumbel-softmax at a temperature, a VQ-VAE's token editor, a 2-D codebook's
+               training (dead codes, restarts), trained VQ-VAEs' codebook health
     diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
 The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
 `diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
@@ -53,7 +54,16 @@ from .latent import (
     render_latent_explorer,
     seed_interpolation_explorer,
 )
-from .quantize import gumbel_explorer, render_gumbel, render_token_edit, token_editor
+from .quantize import (
+    codebook_explorer,
+    codebook_health_explorer,
+    gumbel_explorer,
+    render_codebook,
+    render_codebook_health,
+    render_gumbel,
+    render_token_edit,
+    token_editor,
+)
 
 __all__ = [
     # shared plumbing
@@ -65,6 +75,7 @@ __all__ = [
     "render_condition", "condition_explorer", "render_attribute", "attribute_explorer",
     # lesson 03: discrete latents
     "render_gumbel", "gumbel_explorer", "render_token_edit", "token_editor",
+    "render_codebook", "codebook_explorer", "render_codebook_health", "codebook_health_explorer",
     # lesson 04: GANs
     "render_gan_training", "training_scrubber",
     # lesson 05: normalizing flows
