@@ -18,12 +18,11 @@ The targets of issue 13 are checked at the end.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import check_targets, machine, run_seeds
+from notebook_runtimes import check_targets, machine, run_seeds, seeds_parser
 
 RUNTIME_TARGET_S = 250  # 5 minutes with a 20 % margin, on the project's 2-core machine
 VAE_NATS = 88.86  # lesson 02 (benchmarks/vae_nll.py)
@@ -31,11 +30,9 @@ MODELS = {"RealNVP": "realnvp", "MAF": "maf", "plain RealNVP": "plain_realnvp"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one notebook run each")
-    parser.add_argument("--device", default="auto")
+    parser = seeds_parser(__doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     reports, runtimes = run_seeds("05", seeds, args.device)
     print(f"machine: {machine()}")
 

@@ -20,14 +20,13 @@ The targets of issue 12 are checked at the end.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from course_lib.metrics import read_reports
 
 sys.path.insert(0, str(Path(__file__).parent))
-from notebook_runtimes import check_targets, machine, run_seeds, run_solution
+from notebook_runtimes import check_targets, machine, run_seeds, run_solution, seeds_parser
 
 RUNTIME_TARGET_S = 250  # 5 minutes with a 20 % margin, on the project's 2-core machine
 BASELINE, BEST = "non-saturating, constant lr", "non-saturating, lr annealed"  # the lesson's run names
@@ -35,13 +34,11 @@ DDPM_RATIO = 1.29  # lesson 06's DDPM, FD / floor at 256 samples (benchmarks/ddp
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one notebook run each")
-    parser.add_argument("--device", default="auto")
+    parser = seeds_parser(__doc__.splitlines()[0])
     parser.add_argument("--no-compare", action="store_true", help="skip the digit run with WGAN-GP")
     parser.add_argument("--compare-seeds", default=None, help="seeds of the WGAN-GP runs (default: the first seed)")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     reports, runtimes = run_seeds("04", seeds, args.device)
     others = {}
     compare = [] if args.no_compare else [int(s) for s in (args.compare_seeds or str(seeds[0])).split(",")]

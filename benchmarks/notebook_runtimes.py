@@ -58,6 +58,15 @@ def run_seeds(number: str, seeds: list[int], device: str) -> tuple[dict[int, dic
     return reports, runtimes
 
 
+def seeds_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every per-lesson benchmark takes: --seeds 0,1,2 (one notebook run each) and --device."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seeds", default="0,1,2", type=lambda v: [int(s) for s in v.split(",")],
+                        help="comma-separated seeds, one notebook run each")
+    parser.add_argument("--device", default="auto")
+    return parser
+
+
 def check_targets(targets: dict[str, bool]) -> int:
     """Print each target as met or NOT met; the exit status: 0 when all are met."""
     for what, ok in targets.items():

@@ -8,8 +8,8 @@ of code, as in DALL-E's dVAE), both returning a `Quantized` -> the VQ-VAE on the
 is a categorical over the 17 grey levels so its likelihood is on lesson 02's scale.
 
 One package, one concept per file: `codes` (the exercises' functions and the quantisers), `model`
-(the VQ-VAE), `prior` (the prior over tokens and the likelihoods), `toy` (a codebook trained on 2-D
-points, recorded for the codebook widgets, and a VQ-VAE's codebook health). Every public name is
+(the VQ-VAE, its training and its codebook health), `prior` (the prior over tokens and the
+likelihoods), `toy` (a codebook trained on 2-D points, recorded for the codebook explorer). Every public name is
 re-exported here: `from course_lib import quantize; quantize.VQVAE(...)`.
 
 Shapes: codes live on the channel axis. A quantiser takes z_e (B, D, H, W) (or (N, D)) and returns
@@ -30,16 +30,19 @@ from .codes import (
     usage,
     vq_losses,
 )
-from .model import VQVAE, VQVAEConfig, encode_indices, reconstruct, train_vqvae, vqvae_loss, with_codebook
-from .prior import TokenPrior, gumbel_iw_nll, pixelcnn_mask, prior_loss, train_prior, vq_nll
-from .toy import (
+from .model import (
+    VQVAE,
     CodebookHealth,
-    CodebookRun,
-    CodebookSnapshot,
+    VQVAEConfig,
     codebook_health,
-    train_toy_codebook,
-    voronoi_labels,
+    encode_indices,
+    reconstruct,
+    train_vqvae,
+    vqvae_loss,
+    with_codebook,
 )
+from .prior import TokenPrior, gumbel_iw_nll, pixelcnn_mask, prior_loss, train_prior, vq_nll
+from .toy import CodebookRun, CodebookSnapshot, train_toy_codebook, voronoi_labels
 
 __all__ = [
     "GumbelQuantizer", "Quantized", "VectorQuantizer", "VQConfig", "code_counts", "gumbel_noise", "gumbel_softmax",

@@ -3,8 +3,6 @@
 `train_toy_codebook` trains a `VectorQuantizer` directly on points (N, 2) under one update rule and
 records `CodebookSnapshot`s: the codes, how many points each wins, and what was restarted.
 `voronoi_labels` maps each point of a grid to its nearest code (the Voronoi cells a picture shows).
-`CodebookHealth` holds what the codebook-health widget shows of a trained VQ-VAE (built by
-`codebook_health` from its codes over a split and a few reconstructions).
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import torch
 from ..core.devices import one_thread  # tiny tensors: one thread, 100x quicker on a busy machine
 from ..core.validation import check_shape, choice, integer, invalid, number
 from ..core.validation import points as as_points
-from ..metrics import psnr
 from .codes import VectorQuantizer, VQConfig, code_counts, nearest_code, perplexity, usage
 
 RULES = ("loss", "ema", "ema+restart")
@@ -193,60 +190,3 @@ def voronoi_labels(codebook: torch.Tensor, xlim: tuple[float, float], ylim: tupl
     with one_thread():
         labels = nearest_code(grid, codebook.detach().to("cpu", torch.float32)).view(R, R)
     return labels, (xmin, xmax, ymin, ymax)
-
-
-# ----------------------------------------------------------------------------- a trained VQ-VAE's codebook
-@dataclass(frozen=True)
-class CodebookHealth:
-    """A trained VQ-VAE's codebook, measured over a split, and a few of its reconstructions.
-
-    counts: (K,) how often each code is used over the split. originals, reconstructions: (n, 1, H, W)
-    in [0, 1]. psnr: the reconstructions' PSNR in dB over the split.
-    """
-
-    num_codes: int
-    rule: str
-    counts: torch.Tensor
-    perplexity: float
-    usage: float
-    originals: torch.Tensor
-    reconstructions: torch.Tensor
-    psnr: float
-
-    def __post_init__(self) -> None:
-        K = integer(self.num_codes, "num_codes", lo=2)
-        check_shape(self.counts, "counts", f"({K},)", isinstance(self.counts, torch.Tensor) and self.counts.shape == (K,))
-        for name in ("originals", "reconstructions"):
-            x = getattr(self, name)
-            check_shape(x, name, "(n, 1, H, W)", isinstance(x, torch.Tensor) and x.ndim == 4 and x.shape[1] == 1)
-        if self.originals.shape != self.reconstructions.shape:
-            raise invalid("originals and reconstructions", "tensors of one shape",
-                          f"{tuple(self.originals.shape)} and {tuple(self.reconstructions.shape)}")
-
-    @property
-    def dead(self) -> int:
-        """How many codes the split never uses."""
-        return int((self.counts == 0).sum())
-
-
-def codebook_health(num_codes: int, rule: str, indices: torch.Tensor, originals: torch.Tensor,
-                    reconstructions: torch.Tensor, n: int = 8, held_out: torch.Tensor | None = None) -> CodebookHealth:
-    """Measure a codebook from the code indices of a whole split (any shape) and a split's reconstructions.
-
-    Args:
-        num_codes, rule: the model's codebook size and update rule (the widget's keys).
-        indices: every code index a split was quantised to, e.g. (N, h, w): the counts and the usage.
-        originals, reconstructions: (N, 1, H, W) in [0, 1]; the PSNR is over all of them, the first
-            `n` are kept for the picture.
-        held_out: the indices of another split (e.g. the test digits) for the perplexity; default `indices`.
-    """
-    K = integer(num_codes, "num_codes", lo=2)
-    n = integer(n, "n", lo=1)
-    check_shape(originals, "originals", "(N, 1, H, W)", isinstance(originals, torch.Tensor) and originals.ndim == 4)
-    if not isinstance(reconstructions, torch.Tensor) or reconstructions.shape != originals.shape:
-        raise invalid("reconstructions", f"of the originals' shape {tuple(originals.shape)}",
-                      tuple(getattr(reconstructions, "shape", ())) or type(reconstructions).__name__)
-    idx = indices.detach().cpu()
-    ppl = perplexity((idx if held_out is None else held_out).detach().cpu(), K)
-    return CodebookHealth(K, str(rule), code_counts(idx, K), ppl, usage(idx, K), originals[:n].detach().cpu().float(),
-                          reconstructions[:n].detach().cpu().float().clamp(0, 1), psnr(reconstructions, originals))
