@@ -14,6 +14,7 @@ widgets; widgets.latent_explorer(...)`):
     quantize   lesson 03: the Gumbel-softmax at a temperature, a VQ-VAE's token editor, a 2-D codebook's
                training (dead codes, restarts), trained VQ-VAEs' codebook health
     diffusion  lesson 06: noise schedules, the reverse-process stepper, the forward process on 2-D data
+    guidance   lesson 07: classifier-free guidance at a scale (live and as a static sweep), the latents' scale factor
 The maths lives in the families: `autoencoder.interpolate`, `diffusion.schedule_alphabars`,
 `diffusion.GaussianDiffusion.q_chain` (re-exported here as `interpolate`, `schedule_alphabars`, and
 wrapped by `forward_chain`).
@@ -37,6 +38,13 @@ from .diffusion import (
 from .explorer import Explorer
 from .flows import density_explorer, flow_layer_explorer, render_density, render_flow_layers
 from .gan import render_gan_training, training_scrubber
+from .guidance import (
+    guidance_explorer,
+    latent_scaling_explorer,
+    render_guidance,
+    render_guidance_sweep,
+    render_latent_scaling,
+)
 from .latent import (
     HIGHLIGHT,
     MARKER,
@@ -84,4 +92,6 @@ __all__ = [
     "SCHEDULE_KINDS", "HIGHLIGHTS", "SCHEDULE_COLOURS", "DATA_RANGE", "schedule_alphabars",
     "render_schedules", "schedule_explorer", "render_reverse", "reverse_explorer",
     "forward_chain", "render_forward_toy", "forward_explorer",
+    # lesson 07: latent diffusion and classifier-free guidance
+    "render_guidance", "guidance_explorer", "render_guidance_sweep", "render_latent_scaling", "latent_scaling_explorer",
 ]
