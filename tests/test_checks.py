@@ -116,6 +116,13 @@ def test_lesson_06_registers_its_exercises_in_order():
     assert [ex.key for ex in checks.exercises("06")] == LESSON_06
 
 
+LESSON_07 = ["07.scale_factor", "07.decode_latents", "07.drop_labels", "07.guided_eps", "07.guided_sample"]
+
+
+def test_lesson_07_registers_its_exercises_in_order():
+    assert [ex.key for ex in checks.exercises("07")] == LESSON_07
+
+
 def test_a_bug_in_a_check_is_not_blamed_on_the_student():
     @checks.register("99.broken", "broken()", lambda: 0)
     def _broken(student, reference, cases):
