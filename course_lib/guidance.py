@@ -37,7 +37,8 @@ def drop_labels(y: torch.Tensor, p: float, null_label: int, generator: torch.Gen
 def guided_eps(eps_cond: torch.Tensor, eps_uncond: torch.Tensor, scale: float) -> torch.Tensor:
     """eps_u + s (eps_c - eps_u): s = 1 is the conditional model, s = 0 the unconditional one, s > 1 guides.
 
-    The other convention, (1 + w) eps_c - w eps_u (Ho & Salimans; Imagen), is the same with s = 1 + w.
+    The other convention, (1 + w) eps_c - w eps_u (Ho & Salimans), is the same with s = 1 + w; GLIDE, Imagen
+    (which calls s "w") and Stable Diffusion's guidance_scale use s.
     """
     if eps_cond.shape != eps_uncond.shape:
         raise invalid("eps_cond and eps_uncond", "tensors of one shape",
