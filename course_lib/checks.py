@@ -13,8 +13,10 @@ record (MIME type `CHECK_MIME`) so a grader can read verdicts from an executed n
 
 from __future__ import annotations
 
+import contextlib
 import html
 import importlib
+import inspect
 import re
 import traceback
 from collections.abc import Callable
@@ -157,6 +159,32 @@ class Cases:
 
 
 # ----------------------------------------------------------------------------- running
+@contextlib.contextmanager
+def _earlier_exercises_as_references(key: str, student: Any):
+    """While `student` is checked, the other exercises of its lesson that it calls by name are the references.
+
+    A sampler calls the notebook's `p_sample`, a loss its `reparameterize`: looked up by name, at call time,
+    in the namespace the student's function was defined in. In the notebook, a failed check cell has already
+    rebound such a name to the reference; a grader re-running the student's definitions has not, and would
+    fail a right exercise for a wrong earlier one, counting that one twice. So each check sees the
+    references there (a right earlier answer gives the same results); the names are restored after.
+    """
+    names = getattr(inspect.unwrap(student), "__globals__", None) if callable(student) else None  # past @no_grad
+    lesson = key.split(".", 1)[0]
+    swapped = {}
+    if isinstance(names, dict):
+        for other in [ex for k, ex in EXERCISES.items() if k.startswith(lesson + ".")]:  # loaded by get_exercise
+            name = other.key.split(".", 1)[1]
+            if other.key != key and "." not in name and name in names and names[name] is not other.reference:
+                swapped[name] = names[name]
+                names[name] = other.reference
+    try:
+        yield
+    finally:
+        if swapped:
+            names.update(swapped)
+
+
 def run_check(key: str, student: Any) -> CheckResult:
     """Run exercise `key`'s test on `student` (function or class) and return the verdict."""
     ex = get_exercise(key)
@@ -166,7 +194,7 @@ def run_check(key: str, student: Any) -> CheckResult:
         return CheckResult(key, NOT_ATTEMPTED, why, 0, "reference", ex.points)
     try:
         # the test's seeding never touches the lesson's RNG state; small tensors run fastest (and alike) on one thread
-        with torch.random.fork_rng(devices=[]), one_thread():
+        with torch.random.fork_rng(devices=[]), one_thread(), _earlier_exercises_as_references(key, student):
             ex.test(student, ex.reference, cases)
     except NotImplementedError:
         msg = "still raises NotImplementedError: replace the stub with your code"

@@ -139,3 +139,27 @@ def test_a_bug_in_a_check_is_not_blamed_on_the_student():
     assert result.status == FAILED
     assert "NameError" in result.message and "while checking what your code returned" in result.message
     assert "your code raised" not in result.message
+
+
+SAMPLE_06 = '''
+import torch
+
+def sample(diffusion, model, shape, generator=None):
+    x = torch.randn(shape, generator=generator)
+    for t in reversed(range(diffusion.T)):
+        x = p_sample(diffusion, model, x, t, torch.randn(shape, generator=generator))
+    return x
+'''
+
+
+def test_an_exercise_is_checked_with_the_references_of_the_earlier_ones_it_calls():
+    """A grader re-runs the student's definitions: a right sampler beside a wrong p_sample is still right."""
+    def wrong_p_sample(diffusion, model, xt, t, z):  # forgets the noise
+        return checks.get_exercise("06.p_sample").reference(diffusion, model, xt, t, torch.zeros_like(z))
+
+    cell = {"p_sample": wrong_p_sample}
+    exec(compile(SAMPLE_06, "<code cell 20>", "exec"), cell)
+    result = checks.run_check("06.sample", cell["sample"])
+    assert result.status == checks.PASSED, result.message
+    assert cell["p_sample"] is wrong_p_sample  # the notebook's name is put back
+    assert checks.run_check("06.p_sample", wrong_p_sample).status == checks.FAILED  # and judged where it belongs

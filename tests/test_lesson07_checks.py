@@ -301,3 +301,38 @@ def _sample_null_first(diffusion, model, x_T, y, scale, null_label, steps, clip)
 def test_other_right_answers_pass(key, answer):
     result = checks.run_check(key, answer)
     assert result.passed, result.message
+
+
+# ----------------------------------------------------------------------------- exercise 4 is not counted twice
+SAMPLER_SOURCE = '''
+import torch
+
+@torch.no_grad()
+def guided_sample(diffusion, model, x_T, y, scale, null_label, steps, clip):
+    B = len(y)
+    ts = diffusion.ddim_timesteps(steps).tolist()
+    x = x_T
+    for t, t_prev in zip(ts, [*ts[1:], -1]):
+        eps = model(torch.cat([x, x]), torch.full((2 * B,), t, dtype=torch.long), torch.cat([y, torch.full_like(y, null_label)]))
+        x = diffusion.ddim_step(guided_eps(eps[:B], eps[B:], scale), x, t, t_prev, eta=0.0, clip=clip)[0]
+    return x
+'''
+
+
+def _notebook_with(guided_eps):
+    """A notebook's namespace, as the grader re-creates it: the student's own guided_eps beside their sampler."""
+    names = {"guided_eps": guided_eps}
+    exec(compile(SAMPLER_SOURCE, "<code cell 30>", "exec"), names)
+    return names
+
+
+@pytest.mark.parametrize("theirs", [
+    lambda c, u, s: c + s * (c - u),  # the (1 + w) convention read with s
+    lambda c, u, s: (_ for _ in ()).throw(NotImplementedError("exercise 4")),  # exercise 4 not attempted
+], ids=["wrong guided_eps", "guided_eps not attempted"])
+def test_a_right_sampler_passes_beside_a_wrong_guided_eps_which_is_put_back(theirs):
+    names = _notebook_with(theirs)
+    result = checks.run_check("07.guided_sample", names["guided_sample"])
+    assert result.passed, result.message
+    assert names["guided_eps"] is theirs  # the student's namespace is left as it was
+
