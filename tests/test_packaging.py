@@ -38,10 +38,32 @@ def test_environment_yml_matches_pyproject():
 
 
 def test_no_exact_pins_on_torch_or_numpy_and_colab_widgets():
-    deps = _pyproject()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    base = dict(_split(r) for r in project["dependencies"])
     for name in ("torch", "torchvision", "numpy"):
-        assert "==" not in deps[name], f"{name} must not be pinned exactly (Colab brings its own)"
-    assert deps["ipywidgets"] == "<9,>=7.7"  # Colab ships ipywidgets 7.7.1
+        assert "==" not in base[name], f"{name} must not be pinned exactly (Colab brings its own)"
+    assert base["ipywidgets"] == "<9,>=7.7"  # Colab ships ipywidgets 7.7.1: the package itself must allow it
+
+
+def test_every_install_with_jupyterlab_gets_ipywidgets_8():
+    """JupyterLab 4 renders no widget with ipywidgets 7: each extra (and the conda environment) naming
+    jupyterlab also requires ipywidgets 8, and the environment running these tests has it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {f"extra {name}": reqs for name, reqs in project["optional-dependencies"].items()}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    groups["environment.yml"] = [d for d in env["dependencies"] if isinstance(d, str)]
+    with_lab = {name: dict(_split(r) for r in reqs) for name, reqs in groups.items()
+                if "jupyterlab" in dict(_split(r) for r in reqs)}
+    assert {"extra lab", "extra dev", "environment.yml"} <= set(with_lab)
+    for name, deps in with_lab.items():
+        assert deps.get("ipywidgets") == "<9,>=8.0", f"{name} brings JupyterLab 4 but not ipywidgets 8"
+    try:
+        version("jupyterlab")
+    except PackageNotFoundError:
+        return
+    assert int(version("ipywidgets").split(".")[0]) >= 8, "JupyterLab is installed beside ipywidgets 7"
 
 
 def test_python_version_and_console_script():
