@@ -3,6 +3,7 @@
 import ast
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -112,8 +113,11 @@ def test_render_interpolation_shows_the_path_and_the_image_at_alpha():
     expected = decode((z_a + 0.3 * (z_b - z_a))[None])[0, 0].numpy()
     np.testing.assert_allclose(_axis(fig, "decoded").images[0].get_array(), expected, rtol=1e-5)
     np.testing.assert_allclose(_axis(fig, "step 4").images[0].get_array(), decode(z_b[None])[0, 0].numpy(), rtol=1e-5)
-    assert _axis(fig, "step 1").spines["top"].get_visible()  # alpha 0.3 is closest to frame 0.25
-    assert not _axis(fig, "step 2").spines["top"].get_visible()
+    highlighted = matplotlib.colors.to_rgba(widgets.HIGHLIGHT)
+    assert _axis(fig, "step 1").spines["top"].get_edgecolor() == highlighted  # alpha 0.3 is closest to frame 0.25
+    assert _axis(fig, "step 2").spines["top"].get_edgecolor() != highlighted
+    for ax in fig.axes:  # every decoded image in a visible frame: white edge columns do not vanish
+        assert all(spine.get_visible() for spine in ax.spines.values()), ax.get_label()
     with pytest.raises(ValueError, match="steps must be an integer >= 2"):
         widgets.render_interpolation(decode, z_a, z_b, 0.5, steps=1)
 
@@ -775,3 +779,49 @@ def test_codebook_health_explorer_redraws_for_size_and_rule():
     assert explorer.renders == 4 and [ax.get_label() for ax in explorer.figure.axes] == ["missing"]
     with pytest.raises(ValueError, match="runs must be a non-empty mapping"):
         widgets.codebook_health_explorer({})
+
+
+# ----------------------------------------------------------------------------- what a browser run found (issue 15)
+def test_the_latent_marker_is_drawn_whole_at_the_edge_of_the_view():
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0]])
+    fig = widgets.render_latent_explorer(decode, [1.0, 1.0], z, lim=(0, 1, 0, 1))  # the point on the corner
+    marker = [line for line in _axis(fig, "latent").lines if line.get_marker() == widgets.MARKER["marker"]]
+    assert marker and not marker[0].get_clip_on()
+
+
+def test_lesson_01s_interpolation_offers_one_mode_without_a_control():
+    x = torch.rand(4, 1, 8, 8)
+    encode = lambda images: images.reshape(len(images), -1)[:, :2]
+    explorer = widgets.interpolation_explorer(encode, decode, x, modes=("linear",))
+    assert list(explorer.controls) == ["a", "b", "alpha"] and explorer.renders == 1
+    assert "mode" in widgets.interpolation_explorer(encode, decode, x).controls  # lesson 02: linear and slerp
+    with pytest.raises(ValueError, match="mode"):
+        widgets.interpolation_explorer(encode, decode, x, mode="slerp", modes=("linear",))
+
+
+def test_the_stored_text_of_a_widget_names_its_controls_as_the_student_sees_them():
+    explorer = widgets.condition_explorer(lambda z, y: torch.rand(len(z), 1, 8, 8), latent_dim=2, n=4)
+    assert repr(explorer).startswith("<interactive figure with controls class, noise seed:")
+
+
+def test_the_schedule_explorers_log_snr_axis_stays_readable_at_extreme_settings():
+    fig = widgets.render_schedules(torch.rand(1, 8, 8) * 2 - 1, t=10, T=4000, beta_start=1e-3, beta_end=0.04)
+    lo, hi = _axis(fig, "log snr").get_ylim()
+    assert lo >= -widgets.diffusion.SNR_LIM and hi <= widgets.diffusion.SNR_LIM
+
+
+def test_the_reverse_steppers_figure_fits_a_laptop_screen():
+    S, B = 4, 16
+    traj = D.Trajectory(torch.arange(S - 1, -1, -1) * 10 + 9, torch.rand(S + 1, B, 1, 8, 8), torch.rand(S, B, 1, 8, 8))
+    fig = widgets.render_reverse(traj, 1, n=16)
+    assert fig.get_size_inches()[0] <= 11.0
+
+
+def test_the_attribute_figure_keeps_its_layout_when_the_direction_changes():
+    z = torch.randn(3, 2, generator=torch.Generator().manual_seed(2))
+    directions = {"right": torch.tensor([1.0, 0.0]), "a much longer direction name": torch.tensor([0.0, 1.0])}
+    explorer = widgets.attribute_explorer(decode, z, directions, originals=torch.zeros(3, 1, 8, 8))
+    before = [ax.get_position().bounds for ax in explorer.figure.axes]
+    explorer.controls["direction"].value = "a much longer direction name"
+    assert [ax.get_position().bounds for ax in explorer.figure.axes] == before
+    assert explorer.figure.get_suptitle() == "a much longer direction name +0.0"  # the name moved to the title

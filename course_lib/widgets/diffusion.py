@@ -27,6 +27,7 @@ SCHEDULE_KINDS = SCHEDULES  # "linear", "cosine"
 HIGHLIGHTS = ("both", *SCHEDULE_KINDS)
 SCHEDULE_COLOURS = {"linear": "tab:blue", "cosine": "tab:orange"}
 DATA_RANGE = (-1.0, 1.0)
+SNR_LIM = 25.0  # the schedule explorer shows log SNR within +-SNR_LIM
 
 
 def _no_ticks(ax: Axes) -> None:
@@ -96,6 +97,10 @@ def render_schedules(
         ax.set_xlim(0, T - 1)
         ax.legend(loc="upper right", fontsize="small")
     ax_snr.axhline(0.0, color="0.8", linewidth=1, zorder=0)  # SNR = 1
+    # at extreme settings log SNR reaches -700 and flattens every curve: show at most +-SNR_LIM, the range
+    # the usual schedules span (the cosine schedule's ends, T = 1000: +12 and -20)
+    lo, hi = ax_snr.get_ylim()
+    ax_snr.set_ylim(max(lo, -SNR_LIM), min(hi, SNR_LIM))
     ax_ab.set_ylim(-0.02, 1.02)
     ax_ab.set_title("signal kept")
     ax_snr.set_title("signal-to-noise ratio")
@@ -240,7 +245,7 @@ def render_reverse(
 
     if kind == "images":
         n = check.integer(n, "n", lo=1, hint=" (images per row)")
-        fig = new_or_cleared(fig, figsize=(min(16.0, 1.5 + 1.0 * min(n, state.shape[0])), 3.2))
+        fig = new_or_cleared(fig, figsize=(min(11.0, 1.5 + 0.6 * min(n, state.shape[0])), 2.6))  # fits a laptop
         show_image_rows({names[0]: state, names[1]: x0_hat}, n=n, fig=fig, value_range=value_range)
         for ax, ax_label in zip(fig.axes, ("x_t", "x0_hat")):
             ax.set_label(ax_label)

@@ -44,8 +44,9 @@ class Explorer(widgets.VBox):
         self.children = (row, self.output)
 
     def __repr__(self) -> str:
-        # The text stored in executed notebooks, shown where no kernel runs (GitHub, nbviewer).
-        names = ", ".join(self.controls)
+        # The text stored in executed notebooks, shown where no kernel runs (GitHub, nbviewer): the controls
+        # by the labels a student sees beside them
+        names = ", ".join((getattr(w, "description", "") or name).rstrip(":") for name, w in self.controls.items())
         return f"<interactive figure with controls {names}: run the notebook in Jupyter or Colab to use it>"
 
     def _redraw(self, **values: Any) -> None:

@@ -28,11 +28,16 @@ DecodeCond = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MODES = INTERPOLATIONS  # "linear", "slerp"
 MARKER = dict(marker="X", markersize=15, color="red", markeredgecolor="white", markeredgewidth=1.5, linestyle="none")
 HIGHLIGHT = "red"  # colour of the strip frame closest to alpha
+FRAME = "0.6"  # the thin frame of every decoded image
 
 
 def _show_one(ax: Axes, image: np.ndarray, title: str | None = None) -> None:
-    """Draw a single (H, W) image filling the axes, no ticks (spines hidden but kept for highlighting)."""
+    """Draw a single (H, W) image filling the axes, no ticks, in a thin grey frame (white edge columns stay visible)."""
     show_image_row(image, ax=ax, pad=0)
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color(FRAME)
+        spine.set_linewidth(0.8)
     if title is not None:
         ax.set_title(title, fontsize="small")
 
@@ -73,7 +78,7 @@ def render_latent_explorer(
     if background is not None:
         background(ax_map)
     plot_latent(embedding, labels, ax=ax_map, title="latent space")
-    ax_map.plot([z[0].item()], [z[1].item()], zorder=5, **MARKER)
+    ax_map.plot([z[0].item()], [z[1].item()], zorder=5, clip_on=False, **MARKER)  # whole, even at a slider's end
     if lim is not None:
         xmin, xmax, ymin, ymax = check.lim(lim)
         ax_map.set_xlim(xmin, xmax)
@@ -206,6 +211,7 @@ def interpolation_explorer(
     steps: int = 9,
     a: int | None = None,
     b: int | None = None,
+    modes: Sequence[str] = MODES,
 ) -> Explorer:
     """Pick two images by index, encode them, and walk the decoded path between their codes.
 
@@ -218,10 +224,17 @@ def interpolation_explorer(
         steps: frames in the strip.
         a: initial index of the start image; default 0.
         b: initial index of the end image; default the first image whose label differs from a's.
+        modes: the interpolation modes offered; one mode (lesson 01: ("linear",), before lesson 02
+            explains slerp) shows no mode control.
     Returns:
-        Explorer with controls "a", "b" (indices), "alpha" (0..1) and "mode".
+        Explorer with controls "a", "b" (indices), "alpha" (0..1) and "mode" (when there are several modes).
     """
-    check.choice(mode, "mode", MODES)
+    modes = tuple(modes)
+    if not modes:
+        raise check.invalid("modes", f"one or more of {', '.join(MODES)}", "none")
+    for m in modes:
+        check.choice(m, "each of modes", MODES)
+    check.choice(mode, "mode", modes)
     x = torch.from_numpy(as_image_array(images))[:, None]  # (N, 1, H, W) CPU float32
     N = x.shape[0]
     if N < 2:
@@ -237,7 +250,7 @@ def interpolation_explorer(
     def name(i: int) -> str:
         return f"#{i}" if labels is None else f"#{i} ({labels[i]:g})"
 
-    def render(a: int, b: int, alpha: float, mode: str) -> Figure:
+    def render(a: int, b: int, alpha: float, mode: str = mode) -> Figure:
         z_a, z_b = _encode_codes(encode, x[[a, b]])  # (d,), (d,)
         return render_interpolation(
             decode, z_a, z_b, alpha, steps=steps, mode=mode, image_a=x[a], image_b=x[b], names=(name(a), name(b))
@@ -248,8 +261,9 @@ def interpolation_explorer(
         "b": widgets.BoundedIntText(value=b, min=0, max=N - 1, description="b"),
         "alpha": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="alpha",
                                      readout_format=".2f", continuous_update=False),
-        "mode": widgets.Dropdown(options=list(MODES), value=mode, description="mode"),
     }
+    if len(modes) > 1:
+        controls["mode"] = widgets.Dropdown(options=list(modes), value=mode, description="mode")
     return Explorer(render, controls)
 
 
@@ -344,7 +358,7 @@ def render_attribute(decode: Decode, z: Any, direction: Any, strength: float, or
         strength: how far to move along it (0 gives the reconstructions).
         originals: optional (M, 1, H, W) images shown above for comparison.
         fig: figure to draw into (it is cleared); default a new one.
-        name: the direction's name, in the moved row's label.
+        name: the direction's name, in the title with the strength.
     Returns:
         the figure; one row per image set, the moved row's axes labelled "moved" (`ax.get_label()`).
     """
@@ -352,8 +366,8 @@ def render_attribute(decode: Decode, z: Any, direction: Any, strength: float, or
     direction = check.vector(direction, "direction", d=z.shape[1])
     moved = decode_images(decode, z + float(strength) * direction)  # (M, H, W)
     rows = {} if originals is None else {"original": originals}
-    rows[f"{name} {float(strength):+.1f}"] = moved
-    fig = show_image_rows(rows, fig=fig)
+    rows["moved"] = moved  # fixed row labels: the images stay put when the direction changes
+    fig = show_image_rows(rows, fig=fig, title=f"{name} {float(strength):+.1f}")
     fig.axes[-1].set_label("moved")
     return fig
 
