@@ -56,9 +56,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from course_lib import checks, data, viz, widgets
+from course_lib import checks, data, metrics, viz, widgets
 from course_lib import vae as V
-from course_lib.metrics import Report, nats_to_bits_per_dim
+from course_lib.metrics import Report, nats_to_bits_per_dim, sample_quality
 from course_lib.training import fast, fit, resolve_device, seed_everything
 from course_lib.vae import VAE, VAEConfig
 
@@ -562,6 +562,41 @@ print(f"naive estimate from the prior with {IW_K} samples (first 100 test images
       f"{naive_prior_estimate(x_test[:100], IW_K).mean():.2f} nats; the IW bound on the same images: {mean_bound(ks[-1], x_test[:100]):.2f}")
 
 # %% [markdown]
+# ### Its samples, on the course's common scale
+#
+# A likelihood says how well the model explains test digits; it does not say how its samples look. The
+# course scores every generative model's samples the same way (lesson 06 explains the figures): 256
+# digits drawn from the prior, decoded to their means, against the test digits, through a digits
+# classifier's features: the Fréchet distance next to its real floor, KID, precision and recall, and
+# each sample's distance to its nearest training digit. The scoreboard in the README puts them beside
+# every other model's.
+
+# %% tags=["nbval-ignore-output"]
+start = time.perf_counter()
+with torch.no_grad():
+    vae_samples = vae.eval().sample(256, generator=torch.Generator(device=device).manual_seed(SEED + 5)).cpu()
+sample_seconds = time.perf_counter() - start
+if DATASET == "digits":
+    vae_quality = sample_quality(vae_samples, seed=SEED)
+    print(vae_quality)
+    sample_nn, _ = metrics.nearest_neighbours(vae_samples, x_train)
+    test_nn, _ = metrics.nearest_neighbours(x_test, x_train)
+    print(f"median distance to the nearest training digit: samples {sample_nn.median():.2f}, test digits {test_nn.median():.2f}")
+    sample_figures = dict(**vae_quality.report("02", prefix="vae_").values, nn_median_samples=sample_nn.median().item(),
+                          nn_median_test=test_nn.median().item())
+else:
+    sample_figures = {}
+    print(f"the sample-quality classifier is trained on the digits; no figures for {DATASET}")
+print(f"256 samples in {sample_seconds:.3f} s")
+
+# %% [markdown]
+# The decoded means land among real digits (precision at its floor) but cover less of their variety
+# (recall well below its floor), and the Fréchet distance sits several times above the floor: the mean of
+# the decoder is an average over the digits a code could stand for, smoother than any one of them. The
+# samples are no copies (their nearest training
+# digits are as far as the test digits'). Lessons 04 to 07 show models whose samples come much closer
+# to the floor.
+#
 # The reported figure: the **test negative log-likelihood** with $K$ = `IW_K` importance samples, in
 # nats per image and in **bits per dimension** $= \text{nats} / (D \ln 2)$, next to the reference: a
 # 2-hidden-layer MLP VAE with 16 latents trained with Adamax and early stopping, as in a widely used
@@ -581,6 +616,9 @@ report = Report(
     reference_nll_nats=reference_nll,
     train_seconds=history.seconds,
     eval_seconds=time.perf_counter() - start,
+    sample_seconds=sample_seconds,
+    n_samples=256,
+    **sample_figures,
 )
 report
 
@@ -598,6 +636,8 @@ report
 #    about 2 more nats together: a KL warm-up (beta from 0 to 1 over the first 10 epochs) and an
 #    exponential moving average of the weights (decay 0.995) used for validation and evaluation.
 #    Try them. And with `ARCH = "mlp"`: how much of the gain comes from the convolutions?
+#
+# **The scoreboard.** Every model of the course side by side (likelihood, sample quality against the real floor, training and sampling time), read from the lessons' own figures: [the README's scoreboard](https://github.com/dgm-course/deep-generative-models#scoreboard).
 #
 # ## Summary
 #

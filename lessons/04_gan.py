@@ -682,8 +682,10 @@ widgets.condition_explorer(lambda z, y: (sampler(z.to(device), y.to(device)).cpu
 
 # %% tags=["nbval-ignore-output"]
 eval_labels = y_train[torch.randint(len(y_train), (N_SAMPLES,), generator=torch.Generator().manual_seed(SEED + 11))]
+start = time.perf_counter()
 gan_samples = G.sample(sampler, N_SAMPLES, LATENT_DIM, y=eval_labels,
                        generator_rng=torch.Generator().manual_seed(SEED + 12)).clamp(-1, 1)
+sample_seconds = time.perf_counter() - start  # one pass of the generator: for the scoreboard
 gan_images = (gan_samples + 1) / 2
 if DATASET == "digits":
     inception = metrics.digits_inception_score(gan_images, seed=SEED)
@@ -723,7 +725,8 @@ plt.show()
 # The lesson's figures, read by `benchmarks/gan_quality.py`:
 
 # %% tags=["nbval-ignore-output"]
-values = dict(n_samples=N_SAMPLES, digit_loss=DIGIT_LOSS, digits_train_seconds=history.seconds, inception=inception,
+values = dict(n_samples=N_SAMPLES, sample_seconds=sample_seconds, digit_loss=DIGIT_LOSS, digits_train_seconds=history.seconds,
+              inception=inception,
               inception_floor=inception_floor, inception_floor_std=inception_floor_std,
               nn_median_samples=sample_nn.median().item(), nn_median_test=test_nn.median().item(),
               nn_min_samples=sample_nn.min().item(), nn_min_test=test_nn.min().item(), seed=SEED)
@@ -751,6 +754,8 @@ report
 #    the penalty do now, and why?
 # 6. **PacGAN.** Let the discriminator see two samples at once (concatenate pairs): it can then notice
 #    a lack of variety. Does the constant-lr run on the grid keep more modes?
+#
+# **The scoreboard.** Every model of the course side by side (likelihood, sample quality against the real floor, training and sampling time), read from the lessons' own figures: [the README's scoreboard](https://github.com/dgm-course/deep-generative-models#scoreboard).
 #
 # ## Summary
 #

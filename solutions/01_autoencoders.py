@@ -519,7 +519,7 @@ widgets.render_interpolation(decode2, z_test[0], z_test[3], alpha=0.5, image_a=x
 plt.show()
 
 # %% tags=["nbval-ignore-output"]
-widgets.interpolation_explorer(encode2, decode2, x_test, y_test)
+widgets.interpolation_explorer(encode2, decode2, x_test, y_test, modes=("linear",))
 
 # %% [markdown]
 # ## 8. Evaluation

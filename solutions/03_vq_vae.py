@@ -808,6 +808,8 @@ report
 # 6. **Gumbel on the grid.** Train `Q.VQVAEConfig(quantizer="gumbel")` (a categorical per cell of the
 #    4 × 4 grid) and compare its IW bound with the global one.
 #
+# **The scoreboard.** Every model of the course side by side (likelihood, sample quality against the real floor, training and sampling time), read from the lessons' own figures: [the README's scoreboard](https://github.com/{{ repository }}#scoreboard).
+#
 # ## Summary
 #
 # - A VQ-VAE replaces each encoder vector by its nearest code ($\lVert z\rVert^2 - 2 z \cdot e + \lVert e \rVert^2$,

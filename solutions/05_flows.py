@@ -653,7 +653,9 @@ def flow_images(flow, n, temperature, seed):
     return (F.samples_to_levels(y, LEVELS).float() / (LEVELS - 1)).cpu().view(n, 1, *IMAGE_SHAPE)
 
 
+start = time.perf_counter()
 flow_samples = flow_images(best, N_SAMPLES, 1.0, SEED + 1)
+sample_seconds = time.perf_counter() - start  # for the scoreboard: N_SAMPLES digits from the best flow
 viz.show_image_rows({f"{best_name}, T = 1": flow_samples[:16], "T = 0.7": flow_images(best, 16, 0.7, SEED + 2),
                      "training digits": x_train[:16]})
 plt.show()
@@ -688,7 +690,7 @@ print(f"median distance to the nearest training digit: samples {sample_nn.median
 # The lesson's figures, read by `benchmarks/flow_quality.py`:
 
 # %% tags=["nbval-ignore-output"]
-values = dict(seed=SEED, epochs=EPOCHS, best=best_name, n_samples=N_SAMPLES,
+values = dict(seed=SEED, epochs=EPOCHS, best=best_name, n_samples=N_SAMPLES, sample_seconds=sample_seconds,
               nn_median_samples=sample_nn.median().item(), nn_median_test=test_nn.median().item(),
               nn_min_samples=sample_nn.min().item(), nn_min_test=test_nn.min().item(),
               toy_seconds=sum(toy_seconds.values()))
@@ -733,6 +735,8 @@ report
 #    step). How much slower is each epoch, and is the likelihood any different?
 # 6. **Variational dequantisation.** Replace $u \sim U[0, 1)$ by a small conditional flow $q(u \mid x)$
 #    and add $-\mathbb E \log q(u \mid x)$ to the bound (Flow++). How many nats does it gain?
+#
+# **The scoreboard.** Every model of the course side by side (likelihood, sample quality against the real floor, training and sampling time), read from the lessons' own figures: [the README's scoreboard](https://github.com/{{ repository }}#scoreboard).
 #
 # ## Summary
 #

@@ -989,6 +989,8 @@ report
 # 7. **Memorisation on purpose.** Train the digits model far longer on the first 50 training digits
 #    only. When do the nearest-neighbour distances of section 9 collapse towards 0?
 #
+# **The scoreboard.** Every model of the course side by side (likelihood, sample quality against the real floor, training and sampling time), read from the lessons' own figures: [the README's scoreboard](https://github.com/{{ repository }}#scoreboard).
+#
 # ## Summary
 #
 # - The forward process $x_t = \sqrt{1 - \beta_t}\, x_{t-1} + \sqrt{\beta_t}\, \varepsilon$ keeps the variance at 1

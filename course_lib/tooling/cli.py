@@ -241,6 +241,41 @@ def cmd_feedback(args) -> int:
     return 0
 
 
+def cmd_scoreboard(args) -> int:
+    from . import scoreboard as sb
+
+    root = nbbuild.find_root()
+    stored = sb.reports(root)
+    gaps = sb.missing(stored)
+    for row, keys in gaps.items():
+        print(f"missing in lesson {row}: {', '.join(keys)} (run `course build --execute` on it)", file=sys.stderr)
+    rows = sb.table(stored)
+    text = sb.markdown(rows)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scoreboard.md").write_text(text + "\n")
+        sb.figure(rows, out / "scoreboard.png")
+        print(f"wrote {out / 'scoreboard.md'} and {out / 'scoreboard.png'}")
+    return 1 if gaps and args.check else 0
+
+
+def cmd_site(args) -> int:
+    from . import site
+
+    _require("nbconvert")
+    root = nbbuild.find_root()
+    out = Path(args.out) if Path(args.out).is_absolute() else root / args.out
+    try:
+        files = site.build_site(root, out)
+    except site.SiteError as err:
+        print(f"course site: {err}", file=sys.stderr)
+        return 1
+    print(f"built the site: {site.summary(files, out)}")
+    return 0
+
+
 # ----------------------------------------------------------------------------- entry point
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course", description="Deep generative models course: build and run the lessons.")
@@ -288,6 +323,15 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--kernel", help="Jupyter kernel (default: the lesson's; never the student's)")
     g.add_argument("--regrade", action="store_true", help="grade everything again, even unchanged files graded before")
     g.set_defaults(func=cmd_grade)
+
+    s = sub.add_parser("scoreboard", help="every model of the course in one table, from the executed solutions' figures")
+    s.add_argument("--out", metavar="DIR", help="also write DIR/scoreboard.md and DIR/scoreboard.png (the README's: docs)")
+    s.add_argument("--check", action="store_true", help="exit 1 if a lesson does not store a figure the table needs")
+    s.set_defaults(func=cmd_scoreboard)
+
+    w = sub.add_parser("site", help="build the course website from the executed solutions (fails on warnings or broken links)")
+    w.add_argument("--out", default="_site", help="output folder, emptied first (default: _site)")
+    w.set_defaults(func=cmd_site)
 
     f = sub.add_parser("feedback", help="write each student's markdown report from a grading folder")
     f.add_argument("out", metavar="DIR", help="the --out folder of course grade")
