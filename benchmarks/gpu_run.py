@@ -32,11 +32,22 @@ NOT_MEASURED = "not measured yet (no GPU was available)"
 ROW = re.compile(r"^\| (\d\d) \|")
 
 
+def _in_course_map(lines: list[str]) -> list[bool]:
+    """For each line of the README: whether it lies in the `## Course map` section (other tables have rows "| 01 |" too)."""
+    inside, flags = False, []
+    for line in lines:
+        if line.startswith("## "):
+            inside = line.strip() == "## Course map"
+        flags.append(inside)
+    return flags
+
+
 def course_map_cells(readme: str) -> dict[str, list[str]]:
     """The course map's rows of README.md, by lesson: the cells between the pipes."""
     rows = {}
-    for line in readme.splitlines():
-        m = ROW.match(line)
+    lines = readme.splitlines()
+    for line, inside in zip(lines, _in_course_map(lines)):
+        m = ROW.match(line) if inside else None
         if m:
             rows[m.group(1)] = [c.strip() for c in line.strip().strip("|").split(" | ")]
     return rows
@@ -45,8 +56,9 @@ def course_map_cells(readme: str) -> dict[str, list[str]]:
 def write_gpu_column(readme: str, cells: dict[str, str], column: int = 4) -> str:
     """README text with the GPU cell (column 4 of | # | lesson | topics | CPU | GPU | open |) of each given lesson."""
     out = []
-    for line in readme.splitlines(keepends=True):
-        m = ROW.match(line)
+    lines = readme.splitlines(keepends=True)
+    for line, inside in zip(lines, _in_course_map(lines)):
+        m = ROW.match(line) if inside else None
         if m and m.group(1) in cells:
             parts = line.rstrip("\n").strip().strip("|").split(" | ")
             if len(parts) <= column:

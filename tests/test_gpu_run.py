@@ -34,3 +34,9 @@ def test_without_a_gpu_it_changes_nothing(monkeypatch, capsys):
     monkeypatch.setattr(gpu_run.torch.cuda, "is_available", lambda: False)
     assert gpu_run.main(["--write-readme"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_rows_of_other_tables_that_start_with_a_lesson_number_are_left_alone():
+    readme = "## Course map\n\n| 01 | a | b | 1 s | not measured | x |\n\n## Benchmarks\n\n| 01 | 2 | 5 | 0.36 s | 0.37 s |\n"
+    assert gpu_run.course_map_cells(readme) == {"01": ["01", "a", "b", "1 s", "not measured", "x"]}
+    assert gpu_run.write_gpu_column(readme, {"01": "9 s (GPU)"}).splitlines()[-1] == "| 01 | 2 | 5 | 0.36 s | 0.37 s |"
