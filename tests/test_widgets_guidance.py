@@ -68,6 +68,19 @@ def test_the_package_exports_the_lesson_07_widgets():
 
 
 # ----------------------------------------------------------------------------- render_guidance
+def _tiles(fig):
+    """The guidance figure's samples as [(pixels (H, W), title Text, frame Rectangle)], read from its mosaic."""
+    ax = _axis(fig, "samples")
+    mosaic = ax.images[0].get_array()
+    assert len(ax.patches) == len(ax.texts)
+    tiles = []
+    for k, (text, frame) in enumerate(zip(ax.texts, ax.patches)):
+        assert text.get_gid() == f"sample {k}"
+        x0, y0 = (round(v + 0.5) for v in frame.get_xy())
+        tiles.append((mosaic[y0:y0 + round(frame.get_height()), x0:x0 + round(frame.get_width())], text, frame))
+    return tiles
+
+
 def test_render_guidance_titles_each_sample_with_its_confidence_and_marks_the_wrong_ones():
     images = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     top = [3] * 14 + [5, 8]
@@ -75,14 +88,19 @@ def test_render_guidance_titles_each_sample_with_its_confidence_and_marks_the_wr
     probs[14:, 3] = 0.05  # the two others: little confidence in class 3
     probs[14:] /= probs[14:].sum(1, keepdim=True)
     fig = widgets.render_guidance(images, probs, label=3, scale=2.0, steps=20)
-    assert [ax.get_label() for ax in fig.axes] == [f"sample {k}" for k in range(16)]
-    for k, ax in enumerate(fig.axes):
-        np.testing.assert_allclose(ax.images[0].get_array(), images[k, 0].numpy())
-        assert ax.get_title().startswith(f"{probs[k, 3].item():.2f}")
-        wrong = to_rgba(ax.title.get_color()) == to_rgba("tab:red")
+    assert [ax.get_label() for ax in fig.axes] == ["samples"]  # one mosaic: one axes, not sixteen
+    tiles = _tiles(fig)
+    assert len(tiles) == 16
+    for k, (pixels, title, frame) in enumerate(tiles):
+        np.testing.assert_allclose(pixels, images[k, 0].numpy())
+        assert title.get_text().startswith(f"{probs[k, 3].item():.2f}")
+        wrong = to_rgba(title.get_color()) == to_rgba("tab:red")
         assert wrong == (k >= 14), k
-        assert all(spine.get_visible() for spine in ax.spines.values())  # every image framed
-    assert fig.axes[14].get_title().endswith("→5")
+        assert (to_rgba(frame.get_edgecolor()) == to_rgba("tab:red")) == wrong, k  # every image framed, red if wrong
+        assert frame.get_linewidth() == (2.0 if wrong else 0.8)
+    rows = sorted({round(frame.get_xy()[1]) for _, _, frame in tiles})
+    assert len(rows) == 2 and all(sum(round(f.get_xy()[1]) == r for _, _, f in tiles) == 8 for r in rows)  # 8 per row
+    assert tiles[14][1].get_text().endswith("→5")
     mean = probs[:, 3].mean().item()
     assert fig._suptitle.get_text() == f"class 3, s = 2.0, 20 DDIM steps: mean confidence {mean:.2f}, 14/16 classified as 3"
 
@@ -90,9 +108,20 @@ def test_render_guidance_titles_each_sample_with_its_confidence_and_marks_the_wr
 def test_render_guidance_takes_n_h_w_images_a_short_row_and_no_step_count():
     images = torch.rand(5, 8, 8)
     fig = widgets.render_guidance(images, _probs([1, 1, 1, 1, 1]), 1, 0.5)
-    assert len(fig.axes) == 5
+    tiles = _tiles(fig)
+    assert len(tiles) == 5 and _axis(fig, "samples").images[0].get_array().shape[1] < 8 * 8 + 7 * 2  # one short row
+    for k, (pixels, _, _) in enumerate(tiles):
+        np.testing.assert_allclose(pixels, images[k].numpy())
     title = fig._suptitle.get_text()
     assert title.startswith("class 1, s = 0.5: mean confidence 0.90") and "DDIM" not in title and "5/5" in title
+
+
+def test_render_guidance_lays_out_larger_images_too():
+    images = torch.rand(3, 1, 28, 20)
+    fig = widgets.render_guidance(images, _probs([2, 2, 4]), 2, 1.0)
+    for k, (pixels, _, _) in enumerate(_tiles(fig)):
+        np.testing.assert_allclose(pixels, images[k, 0].numpy())
+    assert _tiles(fig)[2][1].get_text().endswith("→4")
 
 
 @pytest.mark.parametrize("images, probs, label, message", [
@@ -124,7 +153,7 @@ def test_guidance_explorer_samples_afresh_for_every_control():
         assert explorer.renders == renders + 1, name
         assert sample.calls[-1] == call, name
         assert not np.array_equal(_pixels(explorer.figure), before), name
-    shown = np.stack([ax.images[0].get_array() for ax in explorer.figure.axes])
+    shown = np.stack([pixels for pixels, _, _ in _tiles(explorer.figure)])
     np.testing.assert_allclose(shown, FakeSampler()(7, 3.0, 50, 4, 16)[:, 0].numpy(), rtol=1e-6)
     assert explorer.figure._suptitle.get_text().startswith("class 7, s = 3.0, 50 DDIM steps: mean confidence")
     assert plt.get_fignums() == [explorer.figure.number]  # the old figures were closed
@@ -132,6 +161,24 @@ def test_guidance_explorer_samples_afresh_for_every_control():
     explorer.controls["seed"].value = 0  # back to settings seen before: redrawn from the cache
     explorer.controls["steps"].value = 20  # a new one: sampled
     assert explorer.renders == renders + 2 and len(sample.calls) == calls + 1 and sample.calls[-1] == (7, 3.0, 20, 0, 16)
+
+
+def test_guidance_explorer_samples_on_one_torch_thread_and_restores_the_count():
+    threads = torch.get_num_threads()
+    seen = []
+
+    def sample(label, scale, steps, seed, n):
+        seen.append((torch.get_num_threads(), torch.is_grad_enabled()))
+        if seed == 3:
+            raise RuntimeError("the sampler failed")
+        return torch.rand(n, 1, 8, 8)
+
+    explorer = widgets.guidance_explorer(sample, classify)
+    assert seen == [(1, False)] and torch.get_num_threads() == threads and explorer.figure is not None
+    assert len(_tiles(explorer.figure)) == 8  # the default: one row of 8
+    with pytest.raises(RuntimeError, match="the sampler failed"):
+        explorer.controls["seed"].value = 3
+    assert torch.get_num_threads() == threads  # restored after an error too
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -151,9 +198,9 @@ def test_guidance_explorer_rejects_bad_arguments(kwargs, message):
 def test_guidance_explorer_checks_what_sample_and_classify_return():
     with pytest.raises(ValueError, match="sample must be a callable"):
         widgets.guidance_explorer(None, classify)
-    with pytest.raises(ValueError, match=r"sample\(label, scale, steps, seed, n\) must be 16 images, got 3"):
+    with pytest.raises(ValueError, match=r"sample\(label, scale, steps, seed, n\) must be 8 images, got 3"):
         widgets.guidance_explorer(lambda *args: torch.rand(3, 1, 8, 8), classify)
-    with pytest.raises(ValueError, match=r"classify\(images\) must be class probabilities of shape \(16, K\)"):
+    with pytest.raises(ValueError, match=r"classify\(images\) must be class probabilities of shape \(8, K\)"):
         widgets.guidance_explorer(FakeSampler(), lambda x: torch.rand(16))
 
 
@@ -193,7 +240,9 @@ def test_titles_and_labels_keep_clear_of_the_images(draw):
     fig = draw()
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    images = [ax.images[0].get_window_extent(renderer) for ax in fig.axes if ax.images]
+    images = [ax.images[0].get_window_extent(renderer) for ax in fig.axes if ax.images and ax.get_label() != "samples"]
+    # the guidance figure's mosaic holds its titles between the tiles: there, each tile's frame is its image
+    images += [p.get_window_extent(renderer) for ax in fig.axes if ax.get_label() == "samples" for p in ax.patches]
     texts = [fig._suptitle] + [t for ax in fig.axes for t in (*ax.texts, ax.yaxis.label, ax.title) if t.get_text()]
     for text in texts:
         box = text.get_window_extent(renderer)

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..core import validation as check
+from ..core.devices import one_thread
 from ..viz import decode_images, image_grid
 from .explorer import Explorer, new_or_cleared
 
@@ -62,19 +63,14 @@ def _fmt_scale(s: float) -> str:
     return f"{s:.1f}" if round(s, 1) == s else f"{s:g}"
 
 
-def _frame(ax: Axes, colour: str = FRAME, width: float = 0.8) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_visible(True)
-        spine.set_edgecolor(colour)
-        spine.set_linewidth(width)
-
-
 # ----------------------------------------------------------------------------- guidance at one scale
 def render_guidance(images: Any, probs: Any, label: int, scale: float, steps: int | None = None,
                     fig: Figure | None = None) -> Figure:
     """Samples of one class at one guidance scale, each titled with the classifier's confidence in that class.
+
+    The samples are drawn as one mosaic image in one axes (8 per row), not one axes each: the guidance
+    explorer redraws this figure on every change, and sixteen axes cost four times as long to draw and
+    encode as one.
 
     Args:
         images: (n, 1, H, W) or (n, H, W) in [0, 1], sampled for class `label` (n <= 32; 8 per row).
@@ -82,12 +78,14 @@ def render_guidance(images: Any, probs: Any, label: int, scale: float, steps: in
         label: the intended class. scale: the guidance scale s. steps: the DDIM steps (None: not said).
         fig: figure to draw into (it is cleared); default a new one.
     Returns:
-        the figure: one axes per image, labelled "sample k" and titled p(label | x) ("0.97"); a sample whose
-        most likely class is another one gets a red title "0.12 →5" and a red frame. The suptitle gives the
-        mean confidence and how many samples are classified as `label`.
+        the figure, with one axes labelled "samples" showing the mosaic. Sample k's tile is framed by the
+        rectangle ax.patches[k] (its bounds are the tile's pixels) and titled by ax.texts[k] (gid
+        "sample k") with p(label | x) ("0.97"); a sample whose most likely class is another one gets a red
+        title "0.12 →5" and a thick red frame. The suptitle gives the mean confidence and how many samples
+        are classified as `label`.
     """
     x = _images(images, "images")
-    n = x.shape[0]
+    n, H, W = x.shape
     if n > MAX_SAMPLES:
         raise check.invalid("images", f"at most {MAX_SAMPLES} samples", n)
     p = _probs(probs, n, "probs")
@@ -100,18 +98,22 @@ def render_guidance(images: Any, probs: Any, label: int, scale: float, steps: in
     right = int((top == label).sum())
 
     cols, rows = min(n, PER_ROW), math.ceil(n / PER_ROW)
+    gap, band = max(1, round(W / 4)), max(2, round(0.45 * H))  # between tiles; above each tile, for its title
+    step_x, step_y = W + gap, H + band
+    mosaic = np.zeros((rows * step_y, cols * step_x - gap), dtype=np.float32)  # 0: white under gray_r
     fig = new_or_cleared(fig, figsize=(0.95 * cols + 0.4, 1.05 * rows + 0.45))
-    axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    for k, ax in enumerate(axes):
-        if k >= n:
-            fig.delaxes(ax)  # a short last row: one axes per image
-            continue
-        ax.set_label(f"sample {k}")
-        ax.imshow(x[k], cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax = fig.add_subplot(label="samples")
+    for k in range(n):
+        r, c = divmod(k, PER_ROW)
+        x0, y0 = c * step_x, r * step_y + band
+        mosaic[y0:y0 + H, x0:x0 + W] = x[k]
         ok = top[k] == label
-        _frame(ax, FRAME if ok else WRONG, 0.8 if ok else 2.0)
-        ax.set_title(f"{conf[k]:.2f}" if ok else f"{conf[k]:.2f} →{top[k]}", fontsize="small",
-                     color="black" if ok else WRONG, pad=4)
+        ax.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), W, H, fill=False, edgecolor=FRAME if ok else WRONG,
+                               linewidth=0.8 if ok else 2.0, clip_on=False))
+        ax.text(x0 + W / 2 - 0.5, y0 - 0.5 - 0.15 * band, f"{conf[k]:.2f}" if ok else f"{conf[k]:.2f} →{top[k]}",
+                ha="center", va="bottom", fontsize="small", color="black" if ok else WRONG, gid=f"sample {k}")
+    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_axis_off()
     said = f", {steps} DDIM steps" if steps is not None else ""
     fig.suptitle(f"class {label}, s = {_fmt_scale(scale)}{said}: mean confidence {conf.mean():.2f}, "
                  f"{right}/{n} classified as {label}", fontsize="medium")
@@ -124,7 +126,7 @@ def guidance_explorer(
     scales: Sequence[float] = (0, 1, 1.5, 2, 3, 5),
     steps: Sequence[int] = (5, 10, 20, 50),
     classes: int = 10,
-    n: int = 16,
+    n: int = 8,
     label: int = 0,
     scale: float = 1.0,
     step: int = 20,
@@ -132,9 +134,10 @@ def guidance_explorer(
 ) -> Explorer:
     """Choose a class, a guidance scale, a number of DDIM steps and a noise seed; see fresh samples, scored.
 
-    Every change calls `sample(label, scale, steps, seed, n)` (under no_grad) and `classify` on the tensor it
-    returns, and draws them with `render_guidance`; the last 64 results are kept, so going back to a setting
-    is instant.
+    Every change calls `sample(label, scale, steps, seed, n)` and `classify` on the tensor it returns (under
+    no_grad, on one torch CPU thread: faster for these small batches while the browser shares the cores),
+    and draws them with `render_guidance`; the last 64 results are kept, so going back to a setting is
+    instant. The default n = 8 keeps a 50-step change of lesson 07's U-Net within 2 s on a 2-core CPU.
 
     Args:
         sample: (label: int, scale: float, steps: int, seed: int, n: int) -> images (n, 1, H, W) in [0, 1].
@@ -167,7 +170,11 @@ def guidance_explorer(
     def render(label: int, scale: float, steps: int, seed: int) -> Figure:
         key = (int(label), float(scale), int(steps), int(seed))
         if key not in cache:
-            with torch.no_grad():
+            # One thread: for these 8-32 tiny images a second one gains nothing (lesson 07's U-Net at batch 32:
+            # 20 ms per forward on one thread or two), and while JupyterLab and the browser share the two
+            # cores each parallel region waits for the thread that is not running (a 50-step change of 16
+            # samples took 4.7 s in the browser on two threads, 1.6 s on one: benchmarks/widget_latency.py 07).
+            with torch.no_grad(), one_thread():
                 out = sample(*key, n)
                 images = _images(out, "sample(label, scale, steps, seed, n)")
                 if images.shape[0] != n:
