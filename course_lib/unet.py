@@ -67,13 +67,21 @@ class TimeEmbedding(nn.Module):
 
 # ----------------------------------------------------------------------------- blocks
 class ResBlock(nn.Module):
-    """GroupNorm -> SiLU -> conv, with the time embedding added in between, and a skip connection."""
+    """GroupNorm -> SiLU -> conv, with the time embedding added in between, and a skip connection.
 
-    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8, dropout: float = 0.0):
+    With `scale_shift` the embedding both scales and shifts the normalised features,
+    h = GroupNorm(h) * (1 + scale) + shift (FiLM; the "adaptive group norm" of Dhariwal & Nichol 2021):
+    a multiplicative path by which the step and the label can switch features on and off, not only
+    move them.
+    """
+
+    def __init__(self, c_in: int, c_out: int, emb_dim: int, groups: int = 8, dropout: float = 0.0,
+                 scale_shift: bool = False):
         super().__init__()
+        self.scale_shift = scale_shift
         self.norm1 = nn.GroupNorm(math.gcd(groups, c_in), c_in)
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.emb = nn.Linear(emb_dim, c_out)
+        self.emb = nn.Linear(emb_dim, 2 * c_out if scale_shift else c_out)
         self.norm2 = nn.GroupNorm(math.gcd(groups, c_out), c_out)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
@@ -81,8 +89,13 @@ class ResBlock(nn.Module):
 
     def forward(self, x: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x)))  # (B, c_out, H, W)
-        h = h + self.emb(F.silu(emb))[:, :, None, None]  # the step (and label) shift every channel
-        h = self.conv2(self.dropout(F.silu(self.norm2(h))))
+        e = self.emb(F.silu(emb))[:, :, None, None]
+        if self.scale_shift:
+            scale, shift = e.chunk(2, dim=1)
+            h = self.norm2(h) * (1 + scale) + shift  # the step (and label) scale and shift every channel
+        else:
+            h = self.norm2(h + e)  # the step (and label) shift every channel
+        h = self.conv2(self.dropout(F.silu(h)))
         return self.skip(x) + h
 
 
@@ -117,6 +130,8 @@ class UNetConfig:
         num_classes: None for an unconditional model; else the number of classes (label
             num_classes is the null label).
         dropout, groups: of the residual blocks.
+        scale_shift: the embedding scales and shifts the features of each residual block (FiLM)
+            instead of only shifting them: a stronger hold of the label (lesson 07).
     """
 
     in_channels: int = 1
@@ -128,6 +143,7 @@ class UNetConfig:
     dropout: float = 0.0
     groups: int = 8
     heads: int = 4
+    scale_shift: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "channel_mult", tuple(self.channel_mult))  # frozen: tuples, never shared lists
@@ -141,6 +157,8 @@ class UNetConfig:
         if self.num_classes is not None:
             integer(self.num_classes, "num_classes", lo=1, hint=" (None: unconditional)")
         number(self.dropout, "dropout", lo=0, hi=1, hi_open=True)
+        if not isinstance(self.scale_shift, bool):
+            raise invalid("scale_shift", "True or False", repr(self.scale_shift))
 
 
 class UNet(nn.Module):
@@ -154,7 +172,7 @@ class UNet(nn.Module):
         self.conv_in = nn.Conv2d(cfg.in_channels, cfg.channels, 3, padding=1)
 
         def block(c_in: int, c_out: int, level: int) -> nn.ModuleList:
-            parts = [ResBlock(c_in, c_out, emb_dim, cfg.groups, cfg.dropout)]
+            parts = [ResBlock(c_in, c_out, emb_dim, cfg.groups, cfg.dropout, cfg.scale_shift)]
             if level in cfg.attention:
                 parts.append(SelfAttention(c_out, cfg.heads, cfg.groups))
             return nn.ModuleList(parts)
@@ -171,8 +189,9 @@ class UNet(nn.Module):
                 self.down.append(nn.ModuleList([nn.Conv2d(c, c, 3, stride=2, padding=1)]))
                 skips.append(c)
         # 2. middle, at the lowest resolution, with attention
-        self.mid = nn.ModuleList([ResBlock(c, c, emb_dim, cfg.groups, cfg.dropout), SelfAttention(c, cfg.heads, cfg.groups),
-                                  ResBlock(c, c, emb_dim, cfg.groups, cfg.dropout)])
+        mid = (ResBlock(c, c, emb_dim, cfg.groups, cfg.dropout, cfg.scale_shift), SelfAttention(c, cfg.heads, cfg.groups),
+               ResBlock(c, c, emb_dim, cfg.groups, cfg.dropout, cfg.scale_shift))
+        self.mid = nn.ModuleList(mid)
         # 3. up: blocks + 1 per level, each taking a skip, then nearest-neighbour upsampling
         self.up = nn.ModuleList()
         for level in reversed(range(len(widths))):

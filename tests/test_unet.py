@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib.training import EMA, fit
-from course_lib.unet import SinusoidalEmbedding, TimeEmbedding, TimeMLP, UNet, UNetConfig, count_parameters
+from course_lib.unet import ResBlock, SinusoidalEmbedding, TimeEmbedding, TimeMLP, UNet, UNetConfig, count_parameters
 
 
 def test_sinusoidal_embedding_matches_its_formula():
@@ -41,6 +41,7 @@ def test_sinusoidal_embedding_needs_an_even_dimension(dim):
         (UNetConfig(channels=16, channel_mult=(1, 2, 2), attention=(1,)), (2, 1, 8, 8)),
         (UNetConfig(in_channels=4, channels=16, channel_mult=(1, 2), blocks=2), (2, 4, 4, 4)),
         (UNetConfig(channels=16, channel_mult=(1,)), (2, 1, 5, 7)),
+        (UNetConfig(channels=16, attention=(1,), num_classes=10, scale_shift=True), (2, 1, 8, 8)),
     ],
 )
 def test_unet_predicts_noise_of_the_input_shape(config, shape):
@@ -83,6 +84,44 @@ def test_class_conditioning_and_the_null_label():
         net(x, t, torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="no class conditioning"):
         UNet(UNetConfig(channels=16))(x, t, torch.zeros(4, dtype=torch.long))
+
+
+def test_scale_shift_block_matches_its_formula_and_the_shift_only_block():
+    """FiLM: h = GroupNorm(h) (1 + scale) + shift, checked against the formula written out; with the embedding's
+    projection at zero (scale 0, shift 0) it is the shift-only block with the same weights."""
+    torch.manual_seed(0)
+    film, plain = ResBlock(8, 16, 32, scale_shift=True), ResBlock(8, 16, 32)
+    x, emb = torch.randn(3, 8, 4, 4), torch.randn(3, 32)
+    F = torch.nn.functional
+    with torch.no_grad():
+        h = film.conv1(F.silu(film.norm1(x)))
+        scale, shift = film.emb(F.silu(emb)).chunk(2, dim=1)
+        h = film.norm2(h) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+        expected = film.skip(x) + film.conv2(F.silu(h))
+        assert torch.allclose(film(x, emb), expected, atol=1e-6)
+        assert film.emb.out_features == 32 and plain.emb.out_features == 16
+        for name in ("norm1", "conv1", "norm2", "conv2", "skip"):
+            getattr(plain, name).load_state_dict(getattr(film, name).state_dict())
+        film.emb.weight.zero_()  # scale 0 (a factor 1 + 0) and shift 0
+        film.emb.bias.zero_()
+        plain.emb.weight.zero_()
+        plain.emb.bias.zero_()
+        assert torch.allclose(film(x, emb), plain(x, emb), atol=1e-6)
+
+
+def test_scale_shift_unet_conditions_on_the_label():
+    """A FiLM U-Net tells labels apart, the gradient reaches only the label used, a non-boolean flag is refused."""
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=16, num_classes=10, scale_shift=True))
+    torch.nn.init.normal_(net.out[-1].weight)
+    x, t = torch.randn(4, 1, 8, 8), torch.full((4,), 50)
+    with torch.no_grad():
+        assert not torch.allclose(net(x, t, torch.full((4,), 3)), net(x, t, torch.full((4,), 5)))
+    loss = net(x, t, torch.full((4,), 3)).pow(2).mean()
+    loss.backward()
+    assert net.time.label.weight.grad[3].abs().sum() > 0 and net.time.label.weight.grad[5].abs().sum() == 0
+    with pytest.raises(ValueError, match="scale_shift"):
+        UNetConfig(scale_shift="yes")
 
 
 @pytest.mark.parametrize(
