@@ -44,6 +44,8 @@ from .vocabulary import ERROR, GRADED, GRADER_ERROR, INVALID, KERNEL_DIED, MISSI
 KERNEL_FILE = Path(__file__).with_name("kernel.py")  # sent as text into the kernel, never imported there
 INTERRUPT_GRACE_S = 5.0  # a kernel still busy this long after the interrupt sent at a timeout is stopped
 STARTUP_TIMEOUT_S = 120
+START_ATTEMPTS = 3  # a kernel that fails to start is started again: two processes can pick the same free port
+# between choosing it and binding it (jupyter_client's port cache is per process; its issue 487)
 
 
 class _Translator(PythonTranslator):
@@ -80,6 +82,27 @@ class _Session:
 
     # ---------------------------------------------------------------- kernels
     def _start(self, nb) -> KernelClient:
+        """A fresh kernel for `nb`, ready; one that dies or hangs while starting is stopped and started again."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            client = self._launch(nb)
+            try:
+                client.start_new_kernel_client()  # waits for the kernel's first reply
+                return client
+            except Exception as err:  # died before replying (a port taken by another kernel), or no reply in time
+                if attempt == START_ATTEMPTS:
+                    raise
+                self.notes.append(f"a kernel failed to start ({type(err).__name__}: {_short(err, 120)}) "
+                                  "and was started again")
+                try:  # nbclient has shut it down already; a kernel that still runs is stopped with its group
+                    process = client.km.provisioner.process
+                    if process.poll() is None:
+                        kill_kernel(process.pid)
+                except Exception:
+                    pass
+        raise AssertionError("unreachable")
+
+    def _launch(self, nb) -> KernelClient:
+        """Start a kernel process for `nb` and record its pid (the parent stops it on Ctrl-C)."""
         t = self.task
         client = KernelClient(
             nb, t.max_cell_output, t.max_notebook_output, kernel_name=t.kernel, timeout=t.cell_timeout,
@@ -93,7 +116,6 @@ class _Session:
         with open(self.work / "kernel.pids", "a") as f:  # so that the parent can stop it on Ctrl-C
             f.write(f"{pid}\n")
         self.watchdog.watch(pid)
-        client.start_new_kernel_client()
         return client
 
     @staticmethod
