@@ -77,6 +77,20 @@ def test_guided_model_is_one_batched_call_matching_two_separate_ones():
     assert torch.allclose(guided(x, t), net(x, t, null))  # no labels: unconditional
 
 
+def test_guided_model_at_scales_zero_and_one_runs_only_the_half_it_needs():
+    net = _Counting()
+    x, t, y = torch.randn(5, 1, 4, 4, generator=_gen(4)), torch.arange(5), torch.tensor([0, 1, 2, 3, 4])
+    null = torch.full((5,), 10)
+    sizes = []
+    net.register_forward_pre_hook(lambda module, args: sizes.append(len(args[0])))
+    for scale, expected in ((0.0, net(x, t, null)), (1.0, net(x, t, y))):
+        sizes.clear()
+        guided = guidance.GuidedModel(net, scale=scale, null_label=10)(x, t, y)
+        assert sizes == [5]  # one pass of the plain batch, not of the doubled one
+        assert torch.equal(guided, expected)
+        assert torch.allclose(guided, guidance.guided_eps(net(x, t, y), net(x, t, null), scale), atol=1e-6)
+
+
 def test_guided_model_drives_lesson_06s_sampler_and_scale_one_is_the_conditional_model():
     proc = diffusion.GaussianDiffusion(diffusion.linear_beta_schedule(50))
     net = _Counting()
