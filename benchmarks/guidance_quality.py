@@ -8,6 +8,7 @@ numbers: each seed is one whole run of the solution at its default settings (pap
 kernel; `-p SEED s`), which also times the notebook.
 - the guidance sweep of the class-conditional pixel U-Net and latent MLP: class accuracy by the digits
   classifier, Frechet distance / real floor, precision and recall at each scale s;
+- the pixel model at s = 1 sampled with deterministic DDIM (eta = 0) and with fresh noise (eta = 1, the sweep's);
 - latent against pixel diffusion at the same training budget: training times (the autoencoder's apart),
   sampling time per digit, and the latent model trained without the scale factor or sampled without
   the clip;
@@ -17,6 +18,7 @@ The targets of issue 14 are checked at the end.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +34,7 @@ VARIANTS = {"latent_scaled_clipped": "latent, scaled + clipped", "latent_unscale
 def scales_of(report: dict, space: str) -> list[str]:
     """The scale keys ("s1_5") of one model's sweep, in increasing order of s."""
     keys = {k[len(space) + 1:-len("_accuracy")] for k in report if k.startswith(f"{space}_s") and k.endswith("_accuracy")}
+    keys = {k for k in keys if re.fullmatch(r"s\d+(_\d+)?", k)}  # not pixel_s1_eta0_accuracy, the sampler's row
     return sorted(keys, key=lambda k: float(k[1:].replace("_", ".")))
 
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for space in SPACES:
         print(f"\n{space} model: guidance sweep ({int(first['n_samples'])} samples per scale, "
-              f"{int(first['ddim_steps'])} DDIM steps): class accuracy / FD x floor / precision / recall, per seed")
+              f"{int(first['ddim_steps'])} DDIM steps, eta {first['ddim_eta']:g}): class accuracy / FD x floor / precision / "
+              "recall, per seed")
         for key in scales_of(first, space):
             cells = "   ".join(f"{reports[s][f'{space}_{key}_accuracy']:.3f} / {reports[s][f'{space}_{key}_fd_ratio']:.2f} / "
                                f"{reports[s][f'{space}_{key}_precision']:.2f} / {reports[s][f'{space}_{key}_recall']:.2f}"
@@ -64,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         print("  best FD scale: " + ", ".join(
             f"seed {s}: s = {reports[s][f'{space}_best_scale']:g} (FD x {reports[s][f'{space}_best_fd_ratio']:.2f}, "
             f"accuracy {reports[s][f'{space}_best_accuracy']:.3f})" for s in seeds))
+
+    print("\nthe sampler's noise: pixel model at s = 1, class accuracy / FD x floor / precision / recall, per seed")
+    for eta in ("0", "1"):
+        cells = "   ".join(f"{reports[s][f'pixel_s1_eta{eta}_accuracy']:.3f} / {reports[s][f'pixel_s1_eta{eta}_fd_ratio']:.2f} / "
+                           f"{reports[s][f'pixel_s1_eta{eta}_precision']:.2f} / {reports[s][f'pixel_s1_eta{eta}_recall']:.2f}"
+                           for s in seeds)
+        print(f"  eta = {eta}   {cells}")
 
     print("\nlatent against pixel at the same training budget")
     print(f"{'seed':>4}{'AE s':>7}{'latent s':>10}{'pixel s':>9}{'latent ms/digit':>17}{'pixel ms/digit':>16}{'speed-up':>10}"
