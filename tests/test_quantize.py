@@ -3,6 +3,7 @@ terms and the straight-through estimator through the gradients autograd gives ea
 Gumbel-max trick and the Gumbel-softmax against the categorical they sample (frequencies, chi-square),
 perplexity against the entropy computed by hand, and the EMA codebook against a k-means step."""
 
+import copy
 import math
 
 import numpy as np
@@ -310,3 +311,16 @@ def test_train_prior_keeps_its_best_validation_epoch():
     assert history.best_epoch == 1 + int(np.argmin(history.val_loss)) and not prior.training
     with torch.no_grad():
         assert (-prior.log_prob(grids[30:]).mean()).item() == pytest.approx(min(history.val_loss), rel=1e-4)
+
+
+def test_train_prior_without_validation_keeps_its_last_epoch():
+    grids = torch.randint(0, 4, (40, 4), generator=_gen(42))
+    torch.manual_seed(0)
+    prior = Q.TokenPrior(4, 4, width=8, depth=1, heads=2, dropout=0.0)
+    twin = copy.deepcopy(prior)
+    history = Q.train_prior(prior, grids, epochs=3, batch_size=10, lr=1e-3, progress=False)
+    assert history.best_epoch == 3 and history.val_loss == [] and not prior.training
+    # the twin, trained alike but scored on its own training grids, improves every epoch: it keeps epoch 3
+    twin_history = Q.train_prior(twin, grids, grids, epochs=3, batch_size=10, lr=1e-3, progress=False)
+    assert twin_history.best_epoch == 3 and twin_history.val_loss[0] > twin_history.val_loss[-1]
+    assert all(torch.allclose(v, twin.state_dict()[k]) for k, v in prior.state_dict().items())

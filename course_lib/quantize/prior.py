@@ -125,12 +125,14 @@ def prior_loss(prior: TokenPrior, indices: torch.Tensor) -> torch.Tensor:
     return -prior.log_prob(indices).mean()
 
 
-def train_prior(prior: TokenPrior, train_indices: torch.Tensor, val_indices: torch.Tensor, *, epochs: int,
-                batch_size: int = 64, lr: float = 6e-3, weight_decay: float = 0.01, seed: int = 0,
+def train_prior(prior: TokenPrior, train_indices: torch.Tensor, val_indices: torch.Tensor | None = None, *,
+                epochs: int, batch_size: int = 64, lr: float = 6e-3, weight_decay: float = 0.01, seed: int = 0,
                 device: str | torch.device = "auto", progress: bool = True, desc: str = "prior") -> History:
-    """Fit the prior by maximum likelihood (AdamW) on grids of code indices; keep the best validation epoch.
+    """Fit the prior by maximum likelihood (AdamW) on grids of code indices.
 
-    History gains `best_epoch` (from 1).
+    With val_indices, the epoch with the lowest validation loss is kept; without (every grid spent on
+    training, the number of epochs fixed beforehand), the last epoch is. History gains `best_epoch`
+    (from 1): the epoch whose weights the prior keeps.
     """
     integer(epochs, "epochs", lo=1)
     number(lr, "lr", 0.0, lo_open=True)
@@ -141,12 +143,14 @@ def train_prior(prior: TokenPrior, train_indices: torch.Tensor, val_indices: tor
         if loss < best["loss"]:
             best.update(loss=loss, state=copy.deepcopy(m.state_dict()), epoch=epoch)
 
-    history = fit(prior, prior_loss, prior._flat(train_indices), val_data=prior._flat(val_indices), epochs=epochs,
+    val = None if val_indices is None else prior._flat(val_indices)
+    history = fit(prior, prior_loss, prior._flat(train_indices), val_data=val, epochs=epochs,
                   batch_size=batch_size, optimizer=opt, seed=seed, device=device, progress=progress, desc=desc,
-                  on_epoch=keep_best)
-    prior.load_state_dict(best["state"])
+                  on_epoch=keep_best if val is not None else None)
+    if val is not None:
+        prior.load_state_dict(best["state"])
     prior.eval()
-    history.best_epoch = best["epoch"]
+    history.best_epoch = best["epoch"] if val is not None else epochs
     return history
 
 
