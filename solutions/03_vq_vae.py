@@ -37,7 +37,7 @@
 # the check cell below it. If your function does not pass yet, the lesson goes on with the reference
 # implementation from `course_lib`, so every later cell still runs.
 #
-# Runtime at default settings: about 3 minutes on a 2-core laptop CPU (measured: see the README's
+# Runtime at default settings: about 4 minutes on a 2-core laptop CPU (measured: see the README's
 # benchmarks), most of it the prior over tokens and the codebook runs.
 
 # %%
